@@ -1,0 +1,60 @@
+"""Errors a user can cause, with a message a student understands and, where possible, the fix.
+
+Every module raises one of these for bad input; pages show ``str(err)`` with ``st.error`` and the CLI
+prints it and exits non-zero. Nothing else should reach a user as a traceback.
+"""
+
+from __future__ import annotations
+
+
+class CnnEduError(Exception):
+    """Base class: ``message`` says what is wrong, ``fix`` (optional) says what to do about it."""
+
+    def __init__(self, message: str, fix: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message} — {self.fix}" if self.fix else self.message
+
+
+class SpecError(CnnEduError):
+    """A malformed architecture spec: unknown layer type or key, a value out of range."""
+
+    def __init__(self, message: str, fix: str | None = None, *, layer: int | None = None,
+                 field: str | None = None):
+        super().__init__(message, fix)
+        self.layer = layer
+        self.field = field
+
+
+class ArchitectureError(CnnEduError):
+    """A well-formed spec whose layers do not fit together (shapes, channels, features)."""
+
+    def __init__(self, message: str, fix: str | None = None, *, layer: int | None = None,
+                 received: str | None = None, needed: str | None = None):
+        super().__init__(message, fix)
+        self.layer = layer
+        self.received = received
+        self.needed = needed
+
+
+class DataError(CnnEduError):
+    """A dataset that cannot be found, downloaded, read or fitted to the network."""
+
+
+class TrainError(CnnEduError):
+    """A training run that cannot start or had to stop (diverged, bad settings)."""
+
+
+class RunStoreError(CnnEduError):
+    """An unknown run id, or a run store that cannot be opened."""
+
+
+class ExportError(CnnEduError):
+    """A model that cannot be exported to ONNX or fails the parity check."""
+
+
+class PredictError(CnnEduError):
+    """An image or ONNX file that cannot be used for prediction."""
