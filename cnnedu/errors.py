@@ -16,7 +16,7 @@ class CnnEduError(Exception):
         self.fix = fix
 
     def __str__(self) -> str:
-        return f"{self.message} — {self.fix}" if self.fix else self.message
+        return f"{self.message} {self.fix}" if self.fix else self.message
 
 
 class SpecError(CnnEduError):

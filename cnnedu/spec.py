@@ -1,0 +1,376 @@
+"""The architecture language: a network as a plain, JSON-serialisable description.
+
+A spec says what goes in (``input_shape`` = channels, height, width), how many classes come out, and the
+layers in order. Each layer is a small dict such as ``{"type": "Conv2d", "out_channels": 6,
+"kernel_size": 5}``. Input channels and features are worked out from the layer before, so a student
+only writes what a layer *does*. ``parse_spec`` checks every field and names the first one that is wrong.
+
+Example::
+
+    {"name": "LeNet", "input_shape": [3, 32, 32], "num_classes": 10,
+     "layers": [{"type": "Conv2d", "out_channels": 6, "kernel_size": 5}, {"type": "ReLU"},
+                {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"},
+                {"type": "Linear", "out_features": 10}]}
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnnedu.errors import SpecError
+
+REQUIRED = object()  # marks a field without a default
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting of a layer: its kind of value, default and allowed range."""
+
+    name: str
+    kind: str  # "int", "pair" (int or [h, w]), "padding" (pair or "same"), "float", "bool", "size"
+    default: Any = REQUIRED
+    low: float | None = None  # smallest allowed value (inclusive)
+    high: float | None = None  # largest allowed value
+    high_inclusive: bool = True
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """A layer type a spec may use: its fields, the prefix of its default name, and what it does."""
+
+    name: str
+    prefix: str
+    fields: tuple[Field, ...] = ()
+    help: str = ""
+    block: bool = False  # made of several sub-layers
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+def _kernel(required: bool = True) -> Field:
+    return Field("kernel_size", "pair", REQUIRED if required else None, low=1, help="filter size k or [kh, kw]")
+
+
+_STRIDE = Field("stride", "pair", 1, low=1, help="step between filter positions")
+_POOL_STRIDE = Field("stride", "pair", None, low=1, help="step; empty means the kernel size")
+_PADDING = Field("padding", "padding", 0, low=0, help='zeros added on each side, or "same"')
+_DILATION = Field("dilation", "pair", 1, low=1, help="spacing between filter taps")
+_BIAS = Field("bias", "bool", True, help="add a learned bias per output")
+_OUT_CH = Field("out_channels", "int", REQUIRED, low=1, help="number of filters / output channels")
+_BN_FIELDS = (
+    Field("num_features", "int", None, low=1, help="channels (inferred when empty)"),
+    Field("eps", "float", 1e-5, low=1e-12, help="added to the variance"),
+    Field("momentum", "float", 0.1, low=0.0, high=1.0, help="running-statistics update rate"),
+    Field("affine", "bool", True, help="learn a scale (gamma) and shift (beta)"),
+)
+_DROPOUT_P = Field("p", "float", 0.5, low=0.0, high=1.0, high_inclusive=False, help="probability of zeroing")
+_BLOCK_STRIDE = Field("stride", "int", 1, low=1, help="stride of the block (2 halves the size)")
+_PREACT = Field("preact", "bool", False, help="pre-activation: BatchNorm and ReLU before each conv")
+
+LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (
+    LayerType("Conv2d", "conv", (
+        _OUT_CH, _kernel(), _STRIDE, _PADDING, _DILATION,
+        Field("groups", "int", 1, low=1, help="split channels into groups (= in_channels: depthwise)"),
+        _BIAS,
+        Field("in_channels", "int", None, low=1, help="input channels (inferred when empty)"),
+    ), "2-D convolution: slides out_channels filters of k×k×in_channels over the image"),
+    LayerType("MaxPool2d", "pool", (
+        _kernel(), _POOL_STRIDE, Field("padding", "pair", 0, low=0), _DILATION,
+        Field("ceil_mode", "bool", False, help="round the output size up instead of down"),
+    ), "keeps the largest value of each k×k window"),
+    LayerType("AvgPool2d", "avgpool", (
+        _kernel(), _POOL_STRIDE, Field("padding", "pair", 0, low=0),
+        Field("ceil_mode", "bool", False, help="round the output size up instead of down"),
+    ), "averages each k×k window"),
+    LayerType("AdaptiveAvgPool2d", "gap", (
+        Field("output_size", "pair", 1, low=1, help="output height and width"),
+    ), "averages down to a fixed output size (1 = global average pooling)"),
+    LayerType("BatchNorm2d", "bn", _BN_FIELDS, "normalises each channel over the batch"),
+    LayerType("BatchNorm1d", "bn", _BN_FIELDS, "normalises each feature over the batch"),
+    LayerType("Dropout", "drop", (_DROPOUT_P,), "zeroes random features while training"),
+    LayerType("Dropout2d", "drop", (_DROPOUT_P,), "zeroes random whole channels while training"),
+    LayerType("ReLU", "relu", (), "max(0, x)"),
+    LayerType("LeakyReLU", "lrelu", (
+        Field("negative_slope", "float", 0.01, help="slope for x < 0"),
+    ), "x for x ≥ 0, slope·x below"),
+    LayerType("Tanh", "tanh", (), "hyperbolic tangent, output in (−1, 1)"),
+    LayerType("Sigmoid", "sigmoid", (), "1 / (1 + e^−x), output in (0, 1)"),
+    LayerType("GELU", "gelu", (), "Gaussian error linear unit"),
+    LayerType("Flatten", "flatten", (), "C×H×W image → one vector of C·H·W features"),
+    LayerType("Linear", "fc", (
+        Field("out_features", "int", REQUIRED, low=1, help="number of outputs"),
+        _BIAS,
+        Field("in_features", "int", None, low=1, help="inputs (inferred when empty)"),
+    ), "fully connected: every output is a weighted sum of all inputs"),
+    LayerType("Softmax", "softmax", (), "turns scores into probabilities that sum to 1"),
+    LayerType("LogSoftmax", "logsoftmax", (), "log of softmax (pairs with NLL loss)"),
+    LayerType("DepthwiseSeparable", "dws", (_OUT_CH, _BLOCK_STRIDE), (
+        "MobileNet v1 block: 3×3 depthwise conv, BN, ReLU, 1×1 pointwise conv, BN, ReLU"), block=True),
+    LayerType("BasicBlock", "block", (_OUT_CH, _BLOCK_STRIDE, _PREACT), (
+        "ResNet basic block: two 3×3 convs with BatchNorm, plus a shortcut"), block=True),
+    LayerType("Bottleneck", "bottleneck", (
+        _OUT_CH, _BLOCK_STRIDE,
+        Field("width", "int", None, low=1, help="channels inside the block (default out_channels / 4)"),
+        _PREACT,
+    ), "ResNet bottleneck: 1×1 reduce, 3×3, 1×1 expand, plus a shortcut", block=True),
+)}
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TOP_KEYS = ("name", "input_shape", "num_classes", "layers", "description")
+
+
+@dataclass
+class Spec:
+    """A validated architecture. ``layers`` holds the fields the user gave (defaults left out)."""
+
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    name: str = "my-network"
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "input_shape": list(self.input_shape),
+                               "num_classes": self.num_classes}
+        if self.description:
+            out["description"] = self.description
+        out["layers"] = [_jsonable(dict(layer)) for layer in self.layers]
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def names(self) -> list[str]:
+        """The name of every layer: the given one, else the type's prefix and a counter (conv1, fc2)."""
+        return layer_names(self.layers)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def layer_names(layers: list[dict[str, Any]]) -> list[str]:
+    counts: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        kind = LAYER_TYPES[layer["type"]]
+        counts[kind.prefix] = counts.get(kind.prefix, 0) + 1
+        names.append(layer.get("name") or f"{kind.prefix}{counts[kind.prefix]}")
+    return names
+
+
+def params(layer: dict[str, Any]) -> dict[str, Any]:
+    """Every field of a (validated) layer, with defaults filled in."""
+    kind = LAYER_TYPES[layer["type"]]
+    return {f.name: layer.get(f.name, f.default) for f in kind.fields}
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+
+def parse_spec(obj: dict[str, Any] | str | Spec) -> Spec:
+    """Check a spec (a dict, a JSON string, or a Spec) and return a ``Spec``.
+
+    Raises ``SpecError`` naming the first layer and field that is wrong, with a fix where one is clear.
+    """
+    if isinstance(obj, Spec):
+        obj = obj.to_dict()
+    if isinstance(obj, str):
+        try:
+            obj = json.loads(obj)
+        except json.JSONDecodeError as err:
+            raise SpecError(f"The spec is not valid JSON: {err.msg} at line {err.lineno}, "
+                            f"column {err.colno}.") from None
+    if not isinstance(obj, dict):
+        raise SpecError("A spec must be a JSON object with input_shape, num_classes and layers.")
+    for key in obj:
+        if key not in _TOP_KEYS:
+            raise SpecError(f"Unknown key '{key}' in the spec.", _did_you_mean(key, _TOP_KEYS), field=key)
+    input_shape = _input_shape(obj.get("input_shape"))
+    num_classes = obj.get("num_classes", 10)
+    if not _is_int(num_classes) or num_classes < 1:
+        raise SpecError(f"num_classes must be a whole number ≥ 1, got {num_classes!r}.", field="num_classes")
+    layers = obj.get("layers", [])
+    if not isinstance(layers, list):
+        raise SpecError("layers must be a list of layer objects.", field="layers")
+    checked = [_parse_layer(i, layer) for i, layer in enumerate(layers)]
+    names = layer_names(checked)
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise SpecError(f"Layer {i} is named '{name}' like layer {names.index(name)}.",
+                            "Give every layer its own name, or leave names empty.", layer=i, field="name")
+    name = obj.get("name") or "my-network"
+    if not isinstance(name, str):
+        raise SpecError("name must be text.", field="name")
+    return Spec(input_shape, int(num_classes), checked, name, str(obj.get("description") or ""))
+
+
+def load_spec_file(path: str | Path) -> Spec:
+    """Read a spec from a .json file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"No spec file at {path}.") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"Cannot read the spec file {path}: {err}.") from None
+    return parse_spec(text)
+
+
+def _input_shape(value: Any) -> tuple[int, int, int]:
+    if value is None:
+        raise SpecError("The spec needs an input_shape [channels, height, width], e.g. [1, 28, 28].",
+                        field="input_shape")
+    if (not isinstance(value, (list, tuple)) or len(value) != 3
+            or not all(_is_int(v) and v >= 1 for v in value)):
+        raise SpecError(f"input_shape must be three whole numbers ≥ 1 [channels, height, width], "
+                        f"got {value!r}.", field="input_shape")
+    if value[0] > 4096 or value[1] > 4096 or value[2] > 4096:
+        raise SpecError(f"input_shape {list(value)} is too large for cnnedu (at most 4096 per side).",
+                        field="input_shape")
+    return (int(value[0]), int(value[1]), int(value[2]))
+
+
+def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
+    if not isinstance(layer, dict):
+        raise SpecError(f"Layer {index} must be an object like {{\"type\": \"ReLU\"}}, got {layer!r}.",
+                        layer=index)
+    type_name = layer.get("type")
+    if type_name not in LAYER_TYPES:
+        if not type_name:
+            raise SpecError(f"Layer {index} has no type.", f"Use one of: {', '.join(LAYER_TYPES)}.",
+                            layer=index, field="type")
+        by_lower = {t.lower(): t for t in LAYER_TYPES}
+        if isinstance(type_name, str) and type_name.lower() in by_lower:
+            hint = f"Did you mean '{by_lower[type_name.lower()]}'? Types are case-sensitive."
+        else:
+            hint = _did_you_mean(str(type_name), LAYER_TYPES) or f"Use one of: {', '.join(LAYER_TYPES)}."
+        raise SpecError(f"Layer {index} has an unknown type '{type_name}'.", hint, layer=index, field="type")
+    kind = LAYER_TYPES[type_name]
+    out: dict[str, Any] = {"type": type_name}
+    known = {f.name for f in kind.fields}
+    for key, value in layer.items():
+        if key in ("type",):
+            continue
+        if key == "name":
+            if value in (None, ""):
+                continue
+            if not isinstance(value, str) or not _NAME_RE.match(value):
+                raise SpecError(f"Layer {index} ({type_name}): name {value!r} must start with a letter and "
+                                "use only letters, digits and _.", layer=index, field="name")
+            out["name"] = value
+            continue
+        if key not in known:
+            fields = ", ".join(sorted(known)) or "no settings"
+            raise SpecError(f"Layer {index} ({type_name}) has an unknown field '{key}'.",
+                            _did_you_mean(key, known) or f"{type_name} takes: {fields}.",
+                            layer=index, field=key)
+    for f in kind.fields:
+        if f.name in layer and layer[f.name] is not None:
+            out[f.name] = _check_value(index, type_name, f, layer[f.name])
+        elif f.default is REQUIRED:
+            raise SpecError(f"Layer {index} ({type_name}) needs '{f.name}' ({f.help}).",
+                            layer=index, field=f.name)
+    _check_layer(index, out)
+    return out
+
+
+def _check_value(index: int, type_name: str, f: Field, value: Any) -> Any:
+    where = f"Layer {index} ({type_name}): {f.name}"
+
+    def fail(need: str) -> SpecError:
+        return SpecError(f"{where} must be {need}, got {value!r}.", layer=index, field=f.name)
+
+    def in_range(v: float) -> bool:
+        if f.low is not None and v < f.low:
+            return False
+        return f.high is None or v < f.high or (v == f.high and f.high_inclusive)
+
+    def range_text() -> str:
+        if f.high is None:
+            return f"≥ {f.low:g}" if f.low is not None else "a number"
+        close = "]" if f.high_inclusive else ")"
+        return f"in [{f.low:g}, {f.high:g}{close}"
+
+    if f.kind == "bool":
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if f.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise fail("a number")
+        if not in_range(value):
+            raise fail(f"a number {range_text()}")
+        return float(value) if isinstance(value, float) else value
+    if f.kind == "int":
+        if not _is_int(value) or not in_range(value):
+            raise fail(f"a whole number {range_text()}")
+        return int(value)
+    if f.kind == "padding" and isinstance(value, str):
+        if value in ("same", "valid"):
+            return value
+        raise fail('a whole number ≥ 0, [h, w], "same" or "valid"')
+    # "pair" and numeric "padding": an int or [h, w]
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(items) not in (1, 2) or not all(_is_int(v) and in_range(v) for v in items):
+        raise fail(f"a whole number {range_text()} or a pair [h, w] of them")
+    if len(items) == 1 or items[0] == items[1]:
+        return int(items[0])
+    return [int(items[0]), int(items[1])]
+
+
+def _check_layer(index: int, layer: dict[str, Any]) -> None:
+    """Checks that involve two fields of one layer."""
+    p = params(layer)
+    t = layer["type"]
+    if t == "Conv2d" and p["padding"] == "same" and pair(p["stride"]) != (1, 1):
+        raise SpecError(f"Layer {index} (Conv2d): padding \"same\" only works with stride 1.",
+                        "Use stride 1, or give the padding as a number (k // 2 keeps the size for odd k).",
+                        layer=index, field="padding")
+    if t == "Conv2d" and p["in_channels"] is not None and p["in_channels"] % p["groups"]:
+        raise SpecError(f"Layer {index} (Conv2d): in_channels {p['in_channels']} is not divisible by "
+                        f"groups {p['groups']}.", layer=index, field="groups")
+    if t == "Conv2d" and p["out_channels"] % p["groups"]:
+        raise SpecError(f"Layer {index} (Conv2d): out_channels {p['out_channels']} is not divisible by "
+                        f"groups {p['groups']}.", "Make out_channels a multiple of groups.",
+                        layer=index, field="groups")
+    if t in ("MaxPool2d", "AvgPool2d"):
+        k, pad = pair(p["kernel_size"]), pair(p["padding"])
+        if pad[0] > k[0] // 2 or pad[1] > k[1] // 2:
+            raise SpecError(f"Layer {index} ({t}): padding {p['padding']} is more than half the kernel "
+                            f"size {p['kernel_size']}.", "PyTorch allows at most kernel_size // 2.",
+                            layer=index, field="padding")
+
+
+def pair(value: Any) -> tuple[int, int]:
+    """An int or [h, w] as a (h, w) tuple."""
+    if isinstance(value, (list, tuple)):
+        return (int(value[0]), int(value[1]))
+    return (int(value), int(value))
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int)
+
+
+def _did_you_mean(word: str, options: Any) -> str | None:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"Did you mean '{match[0]}'?" if match else None
