@@ -1,0 +1,7 @@
+"""Lets ``python -m cnnedu`` run the command line (see cnnedu/cli.py)."""
+
+import sys
+
+from cnnedu.cli import main
+
+sys.exit(main())

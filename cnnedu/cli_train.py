@@ -1,0 +1,3 @@
+"""Commands: train, runs (registered with cnnedu.cli.command)."""
+
+from __future__ import annotations
