@@ -1,0 +1,80 @@
+"""Shared pytest fixtures for cnnedu's tests.
+
+Every test:
+    * runs with ``CNNEDU_HOME`` and ``CNNEDU_DATA`` pointing into its own temporary folder (autouse),
+      so no test reads or writes the user's ``~/.cnnedu``.
+
+Browser (end-to-end) tests ask for these fixtures; a test that uses them is marked ``e2e``
+automatically (``pytest -m "not e2e"`` skips them):
+    * ``app_server``: base URL (``http://localhost:PORT``) of ``streamlit run app.py``, started once
+      per test session with its own temporary ``CNNEDU_HOME``;
+    * ``browser_page``: a Playwright page (sync API) in Debian's Chromium, 1400x1000, fresh per test.
+      If /usr/bin/chromium is missing the test FAILS with a message saying what to install.
+The helpers to use with them (``open_app``, ``wait_for_app``, ``screenshot``, ``assert_no_exception``)
+are in ``tests/e2e_helpers.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO_ROOT,
+    VIEWPORT,
+    chromium_missing_message,
+    streamlit_server,
+)
+
+_E2E_FIXTURES = {"app_server", "browser_page"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test that uses a browser fixture as ``e2e``."""
+    for item in items:
+        if _E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def cnnedu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh cnnedu home for each test: ``$CNNEDU_HOME`` = tmp/cnnedu-home, ``$CNNEDU_DATA`` = its data/."""
+    home = tmp_path / "cnnedu-home"
+    data = home / "data"
+    data.mkdir(parents=True)
+    monkeypatch.setenv("CNNEDU_HOME", str(home))
+    monkeypatch.setenv("CNNEDU_DATA", str(data))
+    return home
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of the app (``streamlit run app.py``), shared by all browser tests of the session."""
+    app = REPO_ROOT / "app.py"
+    if not app.exists():
+        pytest.fail(f"{app} is missing: the browser tests need the app's entry point.")
+    home = tmp_path_factory.mktemp("app-server-home")
+    with streamlit_server(app, home) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def browser_page() -> Iterator[object]:
+    """A fresh Playwright page in headless Debian Chromium (1400x1000). Fails if Chromium is missing."""
+    problem = chromium_missing_message()
+    if problem:
+        pytest.fail(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport=VIEWPORT)
+            yield context.new_page()
+            context.close()
+        finally:
+            browser.close()
