@@ -185,11 +185,11 @@ ensure_system_packages() {
 # --- Commands ------------------------------------------------------------------------------------
 
 cmd_app() {
+    [[ -f app.py ]] || die "app.py is missing from $(pwd); is this a complete checkout of cnnedu?"
     ensure_venv
     ensure_python_packages app
-    [[ -f app.py ]] || die "app.py is missing from $(pwd); is this a complete checkout of cnnedu?"
     say "Starting the app: streamlit run app.py $*"
-    say "Open the 'Local URL' printed below in a browser; stop the app with Ctrl+C."
+    say "Open the URL printed below in a browser; stop the app with Ctrl+C."
     exec "$VENV_PY" -m streamlit run app.py "$@"
 }
 
