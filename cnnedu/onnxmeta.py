@@ -1,0 +1,159 @@
+"""What cnnedu writes into an exported ONNX file so that a predictor can use it without guessing.
+
+An ONNX file holds the graph and the weights, but not what a prediction needs around them: the class
+names, the input size, whether the image is gray or colour, the normalization the network was trained
+with, and whether the last layer gives logits, probabilities or log-probabilities. cnnedu stores these as
+``metadata_props`` — string key/value pairs inside the model — under the ``cnnedu.*`` keys below.
+Structured values are JSON. This module is the only place that knows the key names.
+
+    meta = ModelMeta(classes=["cat", "dog"], input_shape=(3, 32, 32), channel_order="RGB",
+                     mean=[0.5, 0.5, 0.5], std=[0.25, 0.25, 0.25], output="logits", arch="lenet-cifar10")
+    props = meta.to_props()            # {"cnnedu.classes": '["cat", "dog"]', ...}
+    ModelMeta.from_props(props) == meta
+
+Pixels are normalized as ``x = (pixel / 255 - mean) / std``, per channel, with mean and std in 0..1 units.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from cnnedu.errors import PredictError
+
+PREFIX = "cnnedu."
+KEY_CLASSES = "cnnedu.classes"
+KEY_INPUT_SHAPE = "cnnedu.input_shape"
+KEY_CHANNEL_ORDER = "cnnedu.channel_order"
+KEY_MEAN = "cnnedu.mean"
+KEY_STD = "cnnedu.std"
+KEY_OUTPUT = "cnnedu.output"
+KEY_ARCH = "cnnedu.arch"
+KEY_SPEC = "cnnedu.spec"
+KEY_TRAINING = "cnnedu.training"
+
+#: Keys a predictor cannot work without; ``spec`` and ``training`` are optional extras.
+REQUIRED_KEYS = (KEY_CLASSES, KEY_INPUT_SHAPE, KEY_CHANNEL_ORDER, KEY_MEAN, KEY_STD, KEY_OUTPUT, KEY_ARCH)
+ALL_KEYS = REQUIRED_KEYS + (KEY_SPEC, KEY_TRAINING)
+
+CHANNEL_ORDERS = ("L", "RGB")
+OUTPUT_KINDS = ("logits", "probs", "log_probs")
+
+
+@dataclass
+class ModelMeta:
+    """Everything a predictor needs to know about an exported network besides its weights.
+
+    ``input_shape`` is (channels, height, width) of one image; ``channel_order`` is "L" (one gray channel)
+    or "RGB"; ``mean``/``std`` have one value per channel; ``output`` says what the last layer returns.
+    """
+
+    classes: list[str]
+    input_shape: tuple[int, int, int]
+    channel_order: str
+    mean: list[float]
+    std: list[float]
+    output: str = "logits"
+    arch: str = ""
+    spec: dict[str, Any] | None = None
+    training: dict[str, Any] | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.input_shape[0]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def problems(self) -> list[str]:
+        """What is inconsistent in this metadata, as sentences; an empty list means it is usable."""
+        out: list[str] = []
+        shape = tuple(self.input_shape)
+        if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+            out.append(f"input_shape must be three positive integers [channels, height, width], got {list(shape)}")
+            return out
+        c = shape[0]
+        if self.channel_order not in CHANNEL_ORDERS:
+            out.append(f"channel_order must be 'L' or 'RGB', got {self.channel_order!r}")
+        elif (self.channel_order == "L") != (c == 1) or c not in (1, 3):
+            out.append(f"channel_order {self.channel_order!r} does not match {c} input channel(s) "
+                       "(gray images have 1 channel and use 'L', colour images have 3 and use 'RGB')")
+        if self.output not in OUTPUT_KINDS:
+            out.append(f"output must be one of {', '.join(OUTPUT_KINDS)}, got {self.output!r}")
+        if not self.classes:
+            out.append("classes is empty: give one name per network output")
+        elif not all(isinstance(name, str) for name in self.classes):
+            out.append("every class name must be a string")
+        for label, values, positive in (("mean", self.mean, False), ("std", self.std, True)):
+            if not isinstance(values, (list, tuple)) or len(values) != c:
+                out.append(f"{label} must have one value per channel ({c}), got {values!r}")
+            elif not all(_is_number(v) and (v > 0 if positive else True) for v in values):
+                need = "positive numbers" if positive else "finite numbers"
+                out.append(f"{label} must hold {need}, got {list(values)}")
+        return out
+
+    def to_props(self) -> dict[str, str]:
+        """The metadata as ONNX ``metadata_props``: string keys, string (JSON where structured) values."""
+        props = {
+            KEY_CLASSES: json.dumps(list(self.classes)),
+            KEY_INPUT_SHAPE: json.dumps([int(v) for v in self.input_shape]),
+            KEY_CHANNEL_ORDER: self.channel_order,
+            KEY_MEAN: json.dumps([float(v) for v in self.mean]),
+            KEY_STD: json.dumps([float(v) for v in self.std]),
+            KEY_OUTPUT: self.output,
+            KEY_ARCH: self.arch,
+        }
+        if self.spec is not None:
+            props[KEY_SPEC] = json.dumps(self.spec)
+        if self.training is not None:
+            props[KEY_TRAINING] = json.dumps(self.training)
+        return props
+
+    @classmethod
+    def from_props(cls, props: dict[str, str]) -> ModelMeta:
+        """Read the metadata back; a missing key or a bad value raises PredictError naming it."""
+        missing = [key for key in REQUIRED_KEYS if key not in props]
+        if missing:
+            raise PredictError(f"The model's cnnedu metadata is incomplete: {', '.join(missing)} missing.",
+                               "Export the model again with cnnedu, or enter the input shape and class "
+                               "names by hand.")
+        meta = cls(
+            classes=_json(props, KEY_CLASSES, list),
+            input_shape=tuple(_json(props, KEY_INPUT_SHAPE, list)),  # type: ignore[arg-type]
+            channel_order=props[KEY_CHANNEL_ORDER],
+            mean=_json(props, KEY_MEAN, list),
+            std=_json(props, KEY_STD, list),
+            output=props[KEY_OUTPUT],
+            arch=props[KEY_ARCH],
+            spec=_json(props, KEY_SPEC, dict) if KEY_SPEC in props else None,
+            training=_json(props, KEY_TRAINING, dict) if KEY_TRAINING in props else None,
+        )
+        problems = meta.problems()
+        if problems:
+            raise PredictError("The model's cnnedu metadata has a bad value: " + "; ".join(problems) + ".",
+                               "Export the model again with cnnedu, or enter the values by hand.")
+        return meta
+
+
+def has_cnnedu_props(props: dict[str, str]) -> bool:
+    """Whether any ``cnnedu.*`` key is present (a file exported by cnnedu, possibly damaged)."""
+    return any(key.startswith(PREFIX) for key in props)
+
+
+def _json(props: dict[str, str], key: str, kind: type) -> Any:
+    try:
+        value = json.loads(props[key])
+    except (TypeError, ValueError):
+        raise PredictError(f"The model's metadata {key} is not valid JSON: {props[key]!r:.80}.",
+                           "Export the model again with cnnedu.") from None
+    if not isinstance(value, kind):
+        raise PredictError(f"The model's metadata {key} should be a JSON {kind.__name__}, got {value!r:.80}.",
+                           "Export the model again with cnnedu.")
+    return value
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
