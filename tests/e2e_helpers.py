@@ -12,7 +12,9 @@ The fixtures in ``tests/conftest.py`` use these; tests use the fixtures (``app_s
         screenshot(browser_page, "build-lenet")           # out/screenshots/build-lenet.png
 
 Streamlit reruns the script after every widget change: after a click or a typed value call
-``wait_for_app(page)`` before reading the page.
+``wait_for_app(page)`` before reading the page. On a busy machine a rerun can start late, so also
+wait for what you expect to see, e.g. ``expect(page.get_by_text("Done")).to_be_visible()``
+(``from playwright.sync_api import expect``), rather than reading the page once.
 """
 
 from __future__ import annotations
