@@ -1,0 +1,93 @@
+"""The Build and Check pages, run by Streamlit's AppTest (no browser): edits change the analysis table,
+mistakes show as messages on the page, never as an exception."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnedu.zoo import preset_spec
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file("app.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def analysis_table(at: AppTest):
+    """The 'Layer by layer' table (the last dataframe that has an 'output size formula' column)."""
+    frames = [df.value for df in at.dataframe if "output size formula" in df.value.columns]
+    assert frames, "the analysis table is missing"
+    return frames[-1]
+
+
+def test_home_page_lists_the_coursework_networks():
+    at = AppTest.from_file("app.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    ids = list(at.dataframe[0].value["id"])
+    assert "lenet-cifar10" in ids and "resnet-cifar10" in ids
+
+
+def test_build_page_shows_lenet_sizes_and_totals():
+    at = open_page("pages/build.py")
+    table = analysis_table(at)
+    conv1 = table[table["layer"] == "conv1"].iloc[0]
+    assert conv1["output"] == "6×28×28"
+    assert "⌊(32 − 5 + 2·0)/1⌋ + 1 = 28" in conv1["output size formula"]
+    assert [m.value for m in at.metric][0] == "62,006"
+
+
+def test_changing_the_input_size_updates_the_table():
+    at = open_page("pages/build.py")
+    at.session_state["build_spec"] = preset_spec("lenet-64x64-gray").to_dict()
+    at.run()
+    before = analysis_table(at)
+    assert before[before["layer"] == "conv1"].iloc[0]["output"] == "6×60×60"
+    height = next(n for n in at.number_input if n.label == "Height")
+    width = next(n for n in at.number_input if n.label == "Width")
+    height.set_value(32)
+    width.set_value(32)
+    at.run()
+    assert not at.exception
+    after = analysis_table(at)
+    assert after[after["layer"] == "conv1"].iloc[0]["output"] == "6×28×28"
+    assert after[after["layer"] == "flatten1"].iloc[0]["output"] == "400"
+
+
+@pytest.mark.parametrize("broken, words", [
+    ({"type": "Conv2d", "out_channels": 8, "kernel_size": 50}, ["kernel 50", "larger"]),
+    ({"type": "Linear", "out_features": 10, "in_features": 800}, ["in_features", "800"]),
+    ({"type": "Conv2d", "out_channels": 8, "kernal_size": 3}, ["kernal_size", "kernel_size"]),
+    ({"type": "Dropout", "p": 1.5}, ["p must be", "[0, 1)"]),
+])
+def test_a_broken_layer_shows_an_error_and_no_exception(broken, words):
+    at = open_page("pages/build.py")
+    spec = preset_spec("lenet-cifar10").to_dict()
+    spec["layers"].insert(3 if broken["type"] != "Linear" else 7, broken)
+    at.session_state["build_spec"] = spec
+    at.run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    for word in words:
+        assert word in errors
+
+
+def test_check_page_marks_a_hand_calculation():
+    at = open_page("pages/check.py")
+    at.selectbox(key="check_arch").set_value("lenet-cifar10")
+    at.run()
+    at.text_input(key="answers_lenet-cifar10_total").input("62006")
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "1 of 1"
+    at.text_input(key="answers_lenet-cifar10_total").input("61000")
+    at.run()
+    assert at.metric[0].value == "0 of 1"
+    verdicts = at.dataframe[-1].value
+    assert verdicts.iloc[0]["correct"].replace(",", "") == "62006"
