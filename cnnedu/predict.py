@@ -333,11 +333,15 @@ def _session(sha256: str, data: bytes) -> Any:
         if session is not None:
             _sessions.move_to_end(sha256)
             return session
-        session = _new_session(data)
+    # Built outside the lock, so a big model loading does not hold up predictions with cached ones.
+    # Two threads may build the same session at once; the second simply replaces the first.
+    session = _new_session(data)
+    with _sessions_lock:
         _sessions[sha256] = session
+        _sessions.move_to_end(sha256)
         while len(_sessions) > SESSION_CACHE_SIZE:
             _sessions.popitem(last=False)
-        return session
+    return session
 
 
 def _new_session(data: bytes) -> Any:
