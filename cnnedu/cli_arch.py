@@ -1,3 +1,142 @@
 """Commands: presets, summary, check (registered with cnnedu.cli.command)."""
 
 from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cnnedu.analysis import Analysis, analyze, human_bytes, human_count
+from cnnedu.cli import command, print_json
+from cnnedu.errors import SpecError
+from cnnedu.nets import count_params, trace
+from cnnedu.spec import Spec, parse_spec
+from cnnedu.zoo import PRESETS, resolve_arch
+
+
+def _arch_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", metavar="ID|spec.json", help="a preset id (see `presets`) or a spec file")
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+# ------------------------------------------------------------------------------------------- presets
+
+
+@command("presets", "list the coursework architectures and where each comes from", _json_flag)
+def presets(args: argparse.Namespace) -> int:
+    items = []
+    for preset in PRESETS.values():
+        spec = preset.spec()
+        total, _ = count_params(trace(spec).model())
+        items.append({"id": preset.id, "title": preset.title, "source": preset.source, "task": preset.task,
+                      "dataset": preset.dataset, "input_shape": list(spec.input_shape),
+                      "num_classes": spec.num_classes, "params": total})
+    if args.json:
+        print_json(items)
+        return 0
+    print(f"{'id':27} {'input':10} {'params':>11}  source")
+    for item in items:
+        shape = "×".join(map(str, item["input_shape"]))
+        print(f"{item['id']:27} {shape:10} {item['params']:>11,}  {item['source']} {item['task']} — {item['title']}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- summary
+
+
+def _summary_arguments(parser: argparse.ArgumentParser) -> None:
+    _arch_argument(parser)
+    parser.add_argument("--input", metavar="C,H,W", help="use this input shape instead of the spec's")
+    _json_flag(parser)
+
+
+def _with_input(spec: Spec, text: str | None) -> Spec:
+    if not text:
+        return spec
+    try:
+        shape = [int(v) for v in text.replace("x", ",").replace("×", ",").split(",")]
+    except ValueError:
+        raise SpecError(f"--input must be three numbers C,H,W, e.g. 1,28,28 — got '{text}'.") from None
+    return parse_spec({**spec.to_dict(), "input_shape": shape})
+
+
+@command("summary", "layer-by-layer table: shapes, formulas, parameters, multiply-adds", _summary_arguments)
+def summary(args: argparse.Namespace) -> int:
+    result = analyze(_with_input(resolve_arch(args.arch), args.input))
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(format_table(result))
+    return 0 if result.ok else 2
+
+
+def format_table(result: Analysis) -> str:
+    """The analysis as a text table, like torchinfo's, with the formula of every size."""
+    def shape(s: tuple[int, ...]) -> str:
+        return "×".join(map(str, s))
+
+    spec = result.spec
+    lines = [f"{spec.name}: input {shape(spec.input_shape)}, {spec.num_classes} classes", ""]
+    header = f"{'#':>3}  {'layer':24} {'type':18} {'output':>12} {'params':>11} {'MACs':>9}  formula"
+    lines += [header, "-" * len(header)]
+    for r in result.rows:
+        name = r.name if r.depth == 0 else "  └ " + r.name.split(".", 1)[1]
+        index = str(r.index) if r.depth == 0 else ""
+        lines.append(f"{index:>3}  {name:24} {r.type:18} {shape(r.output_shape):>12} {r.params:>11,} "
+                     f"{human_count(r.macs):>9}  {r.formula}")
+    lines.append("-" * len(header))
+    for _, message in result.warnings:
+        lines.append(f"warning: {message}")
+    if result.error is not None:
+        lines.append(f"error: {result.error}")
+        return "\n".join(lines)
+    t = result.totals
+    lines += [f"parameters: {t.params:,} (trainable {t.trainable_params:,}; BatchNorm running statistics: "
+              f"{t.buffers:,} buffer values, not parameters)",
+              f"size of the parameters (fp32): {human_bytes(t.param_bytes)}",
+              f"multiply-adds per image: {t.macs:,} ({human_count(t.macs)})",
+              f"activation memory per training image: {human_bytes(t.activation_bytes)}"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- check
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    _arch_argument(parser)
+    parser.add_argument("answers", help='a JSON file: {"layers": [{"output_shape": [6, 28, 28], '
+                        '"params": 456}, {}, ...], "total_params": 62006}')
+    _json_flag(parser)
+
+
+@command("check", "grade a hand calculation of output shapes and parameter counts", _check_arguments)
+def check(args: argparse.Namespace) -> int:
+    from cnnedu.answers import grade
+
+    spec = resolve_arch(args.arch)
+    path = Path(args.answers)
+    try:
+        answers = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"No answers file at {path}.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SpecError(f"Cannot read the answers file {path}: {err}.",
+                        'It must be JSON like {"layers": [{"output_shape": [6, 28, 28], "params": 456}]}.') from None
+    report = grade(spec, answers)
+    if args.json:
+        print_json([{"layer": v.layer, "field": v.field, "claimed": v.claimed, "correct": v.correct,
+                     "ok": v.ok, "hint": v.hint, "formula": v.formula} for v in report.verdicts])
+        return 0
+    names = spec.names()
+    for v in report.verdicts:
+        where = "total" if v.layer is None else f"{v.layer} {names[v.layer]}"
+        mark = "✓" if v.ok else "✗"
+        print(f"{mark} {where:16} {v.field:13} you: {v.claimed}   correct: {v.correct}   ({v.formula})")
+        if v.hint:
+            print(f"    {v.hint}")
+    right = sum(v.ok for v in report.verdicts)
+    print(f"\n{right} of {len(report.verdicts)} right")
+    return 0

@@ -1,0 +1,142 @@
+"""The analysis table: the formulas shown agree with the shapes PyTorch measures; counts are right;
+a network that does not fit gets a diagnostic naming the layer and the fix."""
+
+import re
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cnnedu.analysis import analyze
+from cnnedu.errors import ArchitectureError
+from cnnedu.nets import build_model, count_params, trace
+from cnnedu.zoo import PRESETS, preset_spec
+
+
+def formula_values(row) -> list[int]:
+    """The numbers after '=' in a conv/pool size formula (one, or H and W)."""
+    return [int(v) for v in re.findall(r"= (\d+)", row.formula.split("; channels")[0])]
+
+
+def check_formulas(result) -> None:
+    for row in result.rows:
+        if row.type in ("Conv2d", "MaxPool2d", "AvgPool2d") and "same" not in row.formula:
+            values = formula_values(row)
+            assert values, row.formula
+            h, w = row.output_shape[1], row.output_shape[2]
+            assert values == ([h] if len(values) == 1 else [h, w]), (row.name, row.formula, row.output_shape)
+            if len(values) == 1:
+                assert h == w
+        if row.type == "Flatten":
+            assert row.formula.endswith(f"= {row.output_shape[0]}")
+
+
+@pytest.mark.parametrize("preset_id", list(PRESETS))
+def test_formulas_agree_with_torch_on_every_preset(preset_id):
+    result = analyze(preset_spec(preset_id))
+    assert result.ok
+    check_formulas(result)
+    model = build_model(preset_spec(preset_id))
+    total, trainable = count_params(model)
+    assert (result.totals.params, result.totals.trainable_params) == (total, trainable)
+    # Every row's count is its torch module's count (sub-layers inside blocks too).
+    modules = dict(model.named_modules())
+    for row in result.rows:
+        if row.name in modules:
+            assert row.params == sum(p.numel() for p in modules[row.name].parameters()), row.name
+    # The real forward pass gives the shape the table shows.
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, *preset_spec(preset_id).input_shape))
+    assert tuple(out.shape[1:]) == result.rows[-1].output_shape
+
+
+layer_strategy = st.one_of(
+    st.fixed_dictionaries({"type": st.just("Conv2d"), "out_channels": st.integers(1, 6),
+                           "kernel_size": st.integers(1, 7), "stride": st.integers(1, 3),
+                           "padding": st.integers(0, 3), "dilation": st.integers(1, 3)}),
+    st.fixed_dictionaries({"type": st.just("MaxPool2d"), "kernel_size": st.integers(1, 4),
+                           "stride": st.integers(1, 3), "dilation": st.integers(1, 2),
+                           "ceil_mode": st.booleans()}),
+    st.fixed_dictionaries({"type": st.just("AvgPool2d"), "kernel_size": st.integers(1, 4),
+                           "stride": st.integers(1, 3), "ceil_mode": st.booleans()}),
+    st.just({"type": "ReLU"}), st.just({"type": "BatchNorm2d"}),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size=st.tuples(st.integers(1, 3), st.integers(4, 40), st.integers(4, 40)),
+       layers=st.lists(layer_strategy, min_size=1, max_size=6))
+def test_formulas_agree_with_torch_on_random_specs(size, layers):
+    for layer in layers:  # a pool's padding may be at most half its kernel
+        if layer["type"] in ("MaxPool2d", "AvgPool2d"):
+            layer["padding"] = layer["kernel_size"] // 2 if layer["kernel_size"] > 1 else 0
+    spec = {"input_shape": list(size), "num_classes": 3,
+            "layers": [*layers, {"type": "Flatten"}, {"type": "Linear", "out_features": 3}]}
+    result = analyze(spec)  # never raises for a misfit: the error is in the result
+    check_formulas(result)
+    if result.error is not None:
+        assert isinstance(result.error, ArchitectureError)
+        assert result.error.layer is not None and f"Layer {result.error.layer}" in str(result.error)
+    else:
+        model = build_model(spec).eval()
+        with torch.no_grad():
+            assert model(torch.zeros(2, *size)).shape == (2, 3)
+
+
+def test_batchnorm_statistics_are_buffers_not_parameters():
+    result = analyze(preset_spec("lenet-cifar10-bn"))
+    bn = next(r for r in result.rows if r.type == "BatchNorm2d")
+    assert bn.params == 12 and bn.buffers == 12
+    assert "buffers, not parameters" in bn.note
+    assert result.totals.params == 62_050
+
+
+def test_linear_that_expects_the_wrong_number_of_features():
+    spec = preset_spec("lenet-cifar10").to_dict()
+    spec["input_shape"] = [1, 64, 64]  # 000 Task 1.2: the Task 1.1 layers on a 64×64 image
+    error = trace(spec).error
+    assert error.layer == 7
+    assert "expects 400 features but receives 16×13×13 = 2704" in str(error)
+    assert "Set in_features to 2704" in str(error)
+
+
+def test_kernel_larger_than_the_input_after_a_layer():
+    spec = preset_spec("lenet-cifar10").to_dict()
+    spec["input_shape"] = [3, 12, 12]
+    error = analyze(spec).error
+    assert "kernel 5 is larger than the 4×4 input after layer 2" in str(error)
+    assert error.layer == 3
+
+
+def test_missing_flatten_and_wrong_class_count_are_explained():
+    spec = preset_spec("mnist-cnn").to_dict()
+    del spec["layers"][6]  # the Flatten
+    assert "Add a Flatten" in str(analyze(spec).error)
+    spec = preset_spec("mnist-cnn").to_dict()
+    spec["num_classes"] = 7
+    assert "ends with 10 outputs but the spec has 7 classes" in str(analyze(spec).error)
+
+
+def test_stride_that_does_not_divide_warns_about_lost_pixels():
+    result = analyze(preset_spec("gaze-cnn"))
+    assert any("never seen" in message and "13×55" in message for _, message in result.warnings)
+
+
+def test_conv_formula_and_counts_with_the_students_numbers():
+    row = analyze(preset_spec("lenet-cifar10")).rows[0]
+    assert row.formula.startswith("⌊(32 − 5 + 2·0)/1⌋ + 1 = 28")
+    assert row.params_formula == "5·5·3·6 + 6 = 456"
+    assert (row.weights, row.biases, row.macs) == (450, 6, 6 * 28 * 28 * 75)
+
+
+def test_blocks_show_their_sub_layers_and_projection_shortcut():
+    result = analyze(preset_spec("resnet-cifar10"))
+    subs = [r for r in result.rows if r.depth == 1 and r.name.startswith("stack1_block0.")]
+    assert any(r.name.endswith("shortcut") and r.params == 64 * 128 + 128 for r in subs)
+    block = next(r for r in result.rows if r.name == "stack1_block0")
+    assert "projection shortcut" in block.note and block.params == sum(r.params for r in subs)
+    assert isinstance(dict(build_model(preset_spec("resnet-cifar10")).named_modules())["stack1_block0.shortcut"],
+                      nn.Conv2d)
