@@ -1,0 +1,263 @@
+"""Grading a hand calculation: every mistake in the coursework's own calculations is caught and named,
+and right answers (in either channel order) are marked right."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cnnedu.analysis import analyze
+from cnnedu.answers import AnswersError, grade
+from cnnedu.zoo import PRESETS, preset_spec
+
+# 000 Task 1.2, transcribed as the document writes it (H×W×C, "120×1" for vectors), layer by layer of the
+# preset lenet-64x64-gray: conv1 relu1 pool1 conv2 relu2 pool2 flatten1 fc1 relu3 fc2 relu4 fc3.
+TASK_1_2 = {
+    "layers": [
+        {"output_shape": "60 x 60 x 6", "params": 156},  # Layer_1: 64 − 5 + 1 = 60; 5²×1×6 + 6
+        None,
+        {"output_shape": "30 x 30 x 6"},  # MaxPool: (60 − 2)/2 + 1 = 30
+        {"output_shape": "26 x 26 x 16", "params": 416},  # Layer_2: 30 − 5 + 1 = 26; 5²×1×16 + 16 (wrong)
+        None,
+        {"output_shape": "15 x 15 x 16"},  # MaxPool: (30 − 2)/2 + 1 = 15 (wrong: pools conv2's input)
+        None,
+        {"output_shape": "120×1", "params": "432120"},  # fc1: 15²×16×120 + 120 (wrong, carried forward)
+        None,
+        {"output_shape": "84×1", "params": 10164},
+        None,
+        {"output_shape": "20×1", "params": 850},  # fc3: 20×1 (wrong: 10 classes)
+    ],
+    "total_params": "443706",  # 156 + 416 + 432120 + 10164 + 850
+}
+
+
+def verdicts_by_key(report):
+    return {(v.layer, v.field): v for v in report.verdicts}
+
+
+def test_000_task_1_2_every_mistake_is_caught_and_named():
+    report = grade(preset_spec("lenet-64x64-gray"), TASK_1_2)
+    v = verdicts_by_key(report)
+    wrong = {key for key, verdict in v.items() if not verdict.ok}
+    assert wrong == {(3, "params"), (5, "output_shape"), (7, "params"), (11, "output_shape"),
+                     (None, "total_params")}
+
+    conv2 = v[(3, "params")]  # 5²×1×16: the network's 1 input channel instead of conv1's 6
+    assert conv2.correct == 2416 and conv2.mistakes == ["wrong_in_channels"]
+    assert "input channels are 6" in conv2.hint and "1 input channel" in conv2.hint
+    assert "5·5·6·16 + 16 = 2,416" in conv2.hint
+
+    pool2 = v[(5, "output_shape")]  # (30 − 2)/2 + 1 = 15: pooled conv2's input, not its output
+    assert pool2.correct == [16, 13, 13] and pool2.mistakes == ["wrong_input"]
+    assert "pooled the 30×30 input of conv2 instead of its 26×26 output" in pool2.hint
+
+    fc1 = v[(7, "params")]  # 15×15×16 features carried forward from the pool2 mistake
+    assert fc1.correct == 324_600 and fc1.mistakes == ["wrong_in_features"]
+    for words in ("15×15×16 = 3600", "16×13×13 = 2704", "in_features = 2704", "pool2, carried forward"):
+        assert words in fc1.hint
+
+    fc3 = v[(11, "output_shape")]  # 20×1 for 10 classes
+    assert fc3.correct == [10] and fc3.mistakes == ["wrong_classes"]
+    assert "one score per class" in fc3.hint and "10 classes" in fc3.hint
+
+    total = v[(None, "total_params")]  # the sum of the layer counts above, two of which are wrong
+    assert total.correct == 338_186 and "sum_of_wrong_layers" in total.mistakes
+    assert "adds up your layer counts" in total.hint and "2 of them are wrong" in total.hint
+    assert "conv2 (416, should be 2,416)" in total.hint and "fc1 (432,120, should be 324,600)" in total.hint
+
+
+def test_000_task_1_2_right_answers_are_right_and_the_channel_order_is_noted():
+    v = verdicts_by_key(grade(preset_spec("lenet-64x64-gray"), TASK_1_2))
+    for key in [(0, "output_shape"), (0, "params"), (2, "output_shape"), (3, "output_shape"),
+                (7, "output_shape"), (9, "output_shape"), (9, "params"), (11, "params")]:
+        assert v[key].ok and v[key].hint == "", key
+    assert "PyTorch orders the dimensions C×H×W: 6×60×60" in v[(0, "output_shape")].note
+    assert v[(7, "output_shape")].note == ""  # "120×1" is simply 120 features
+
+
+@pytest.mark.parametrize("preset_id, claim, mistakes, words", [
+    # 003 Task 3.1: (1*3*3*6+6)+0+(6*5*5*16+16)+0+(16*6*27*256)+256*4 = 667,052: no FC biases
+    ("gaze-cnn", "667,052", "missing_linear_bias", ["biases of fc1 and fc2", "256 + 4 = 260"]),
+    # "params in CNN with batch norm = 667,052": the FC biases and BatchNorm's γ, β are both missing
+    ("gaze-cnn-bn", "667,052", "missing_linear_bias+bn_forgotten",
+     ["biases of fc1 and fc2", "BatchNorm parameters γ and β of bn1 and bn2", "12 + 32 = 44"]),
+    # 36*120*100 + 100*100 + 100*100 + 100*4 = 452,400: no biases at all
+    ("gaze-fc-deep", "452,400", "missing_bias", ["biases of fc1, fc2, fc3 and fc4", "= 304"]),
+])
+def test_003_task_3_1_totals_name_what_is_missing(preset_id, claim, mistakes, words):
+    (verdict,) = grade(preset_spec(preset_id), {"total_params": claim}).verdicts
+    assert not verdict.ok and verdict.layer is None
+    assert verdict.mistakes == [mistakes]
+    for word in words:
+        assert word in verdict.hint
+    assert verdict.formula.endswith(f"= {verdict.correct:,}")
+
+
+def test_003_task_3_1_worked_sum_layer_by_layer():
+    answers = {"layers": {"conv1": {"params": "1*3*3*6+6 = 60"}, "pool1": {"params": 0},
+                          "conv2": {"params": "6*5*5*16+16 = 2416"}, "pool2": {"params": 0},
+                          "fc1": {"params": 16 * 6 * 27 * 256}, "fc2": {"params": "256*4 = 1024"}},
+               "total_params": "667,052"}
+    v = verdicts_by_key(grade(preset_spec("gaze-cnn"), answers))
+    assert all(v[(i, "params")].ok for i in (0, 2, 3, 5))
+    assert v[(7, "params")].mistakes == ["missing_bias"] and "256 outputs also has one bias" in v[(7, "params")].hint
+    assert v[(9, "params")].mistakes == ["missing_bias"]
+    total = v[(None, "total_params")]
+    assert total.mistakes == ["sum_of_wrong_layers", "missing_linear_bias"]
+    assert "2 of them are wrong" in total.hint and "biases of fc1 and fc2" in total.hint
+
+
+def right_answers(preset_id, channels_last=False):
+    result = analyze(preset_spec(preset_id))
+    layers = []
+    for row in result.top_rows():
+        shape = list(row.output_shape)
+        if channels_last and len(shape) == 3:
+            shape = "×".join(map(str, shape[1:] + shape[:1]))
+        layers.append({"output_shape": shape, "params": f"{row.params:,}"})
+    return {"layers": layers, "total_params": result.totals.params}
+
+
+@pytest.mark.parametrize("preset_id", list(PRESETS))
+def test_right_answers_are_marked_right_on_every_preset(preset_id):
+    report = grade(preset_spec(preset_id), right_answers(preset_id))
+    assert report.wrong == [] and report.right == len(report.verdicts)
+    hwc = grade(preset_spec(preset_id), right_answers(preset_id, channels_last=True))
+    assert hwc.wrong == []
+
+
+BN_NET = {"name": "small", "input_shape": [3, 32, 32], "num_classes": 10, "layers": [
+    {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "stride": 2},  # 0: 8×16×16
+    {"type": "BatchNorm2d"},  # 1
+    {"type": "ReLU"},  # 2
+    {"type": "MaxPool2d", "kernel_size": 2},  # 3: 8×8×8
+    {"type": "Conv2d", "out_channels": 16, "kernel_size": 3, "dilation": 2},  # 4: 16×4×4
+    {"type": "Conv2d", "out_channels": 16, "kernel_size": 3, "groups": 4, "padding": 1},  # 5: 16×4×4
+    {"type": "Flatten"},  # 6: 256
+    {"type": "Linear", "out_features": 32},  # 7
+    {"type": "Linear", "out_features": 10}]}  # 8
+
+
+@pytest.mark.parametrize("layer, field, claim, tag, words", [
+    (0, "params", 3 * 3 * 3 * 8, "missing_bias", ["biases", "8 filters"]),
+    (0, "params", 3 * 3 * 3 * 8 + 1, "bias_count", ["one per filter"]),
+    (0, "output_shape", [8, 32, 32], "stride_ignored", ["stride"]),
+    (0, "output_shape", "8x15x15", "padding_ignored", ["padding"]),
+    (0, "output_shape", [3, 16, 16], "channels", ["one channel per filter", "out_channels = 8"]),
+    (1, "params", 32, "bn_stats", ["running mean and variance", "buffers", "2·8 = 16"]),
+    (1, "params", 0, "bn_forgotten", ["γ", "β"]),
+    (1, "params", 8, "bn_half", ["two values per channel"]),
+    (2, "params", 5, "no_params", ["no learned parameters"]),
+    (3, "output_shape", [8, 16, 16], "pool_ignored", ["no pooling", "16×16 to 8×8"]),
+    (3, "output_shape", [8, 7, 7], "off_by_one", ["+ 1"]),
+    (4, "output_shape", [16, 6, 6], "dilation_ignored", ["dilation"]),
+    (4, "params", 3 * 3 * 3 * 16 + 16, "wrong_in_channels", ["input channels are 8", "network's input"]),
+    (5, "params", 3 * 3 * 16 * 16 + 16, "groups_ignored", ["groups = 4", "16 / 4 = 4"]),
+    (6, "output_shape", 8 * 8 * 8, "wrong_input", ["You flattened 8×8×8, the output of pool1"]),
+    (6, "output_shape", 1000, "flatten", ["Flatten multiplies C·H·W: 16·4·4 = 256"]),
+    (7, "params", 256 * 32, "missing_bias", ["biases"]),
+    (7, "params", 1024 * 32 + 32, "wrong_in_features", ["in_features = 256"]),
+    (7, "output_shape", [256], "linear_output", ["out_features = 32"]),
+    (8, "output_shape", 32, "wrong_classes", ["10 classes"]),
+])
+def test_each_mistake_detector_names_its_mistake(layer, field, claim, tag, words):
+    (verdict,) = grade(BN_NET, {"layers": {str(layer): {field: claim}}}).verdicts
+    assert not verdict.ok
+    assert verdict.mistakes == [tag], verdict.hint
+    for word in words:
+        assert word in verdict.hint
+
+
+def test_a_wrong_answer_carried_forward_is_recognised():
+    answers = {"layers": {"conv1": {"output_shape": [8, 15, 15]}, "pool1": {"output_shape": [8, 7, 7]}}}
+    v = verdicts_by_key(grade(BN_NET | {"layers": [dict(layer, name=None) for layer in BN_NET["layers"]]},
+                              answers))
+    assert v[(0, "output_shape")].mistakes == ["padding_ignored"]
+    assert v[(3, "output_shape")].mistakes == ["carried_forward"]
+    assert "follows from your answer for conv1 (8×15×15)" in v[(3, "output_shape")].hint
+
+
+@pytest.mark.parametrize("claim, tag, words", [
+    (62_006 - 6 - 16, "missing_conv_bias", ["biases of conv1 and conv2"]),
+    (62_006 - 6 - 16 - 120 - 84 - 10, "missing_bias", ["biases of conv1, conv2, fc1, fc2 and fc3"]),
+    (62_006 - 850, "missing_layer", ["all of fc3"]),
+])
+def test_totals_that_leave_out_a_part(claim, tag, words):
+    (verdict,) = grade(preset_spec("lenet-cifar10"), {"total_params": claim}).verdicts
+    assert verdict.mistakes == [tag]
+    for word in words:
+        assert word in verdict.hint
+
+
+def test_total_that_counts_batchnorm_statistics():
+    (verdict,) = grade(preset_spec("lenet-cifar10-bn"), {"total_params": 62_050 + 44}).verdicts
+    assert verdict.mistakes == ["bn_stats"] and "running mean and variance" in verdict.hint
+
+
+def test_a_residual_block_without_its_shortcut_or_batchnorm():
+    result = analyze(preset_spec("resnet-cifar10"))
+    block = next(r for r in result.rows if r.name == "stack1_block0")
+    bn = sum(r.params for r in result.rows if r.index == block.index and r.type == "BatchNorm2d")
+    shortcut = next(r.params for r in result.rows if r.name == "stack1_block0.shortcut")
+    for claim, words in [(block.params - shortcut, "shortcut"), (block.params - bn, "BatchNorm")]:
+        (verdict,) = grade(preset_spec("resnet-cifar10"),
+                           {"layers": {"stack1_block0": {"params": claim}}}).verdicts
+        assert not verdict.ok and words in verdict.hint
+
+
+def test_answer_formats_are_read_forgivingly():
+    spec = preset_spec("lenet-cifar10")
+    for answers in (
+        {"layers": [{"output_shape": [6, 28, 28], "params": 456}]},
+        {"layers": {"0": {"shape": "6 x 28 x 28", "parameters": "456"}}},
+        {"layers": {"conv1": {"output_shape": "28×28×6", "params": "5·5·3·6 + 6 = 456"}}},
+        {"layers": [{"layer": "conv1", "output_shape": "(6, 28, 28)", "params": 456.0}]},
+        [{"output_shape": "6*28*28", "params": "4 56"}],
+        '{"layers": [{"output_shape": "6x28x28", "params": 456}]}',
+    ):
+        report = grade(spec, answers)
+        assert [v.ok for v in report.verdicts] == [True, True], answers
+    report = grade(spec, {"layers": [None, {}, {"output_shape": ""}], "total_params": "62,006"})
+    assert [(v.field, v.ok) for v in report.verdicts] == [("total_params", True)]
+
+
+@pytest.mark.parametrize("answers, words", [
+    ({"layers": {"conv9": {"params": 1}}}, "no layer 'conv9'"),
+    ({"layers": {"40": {"params": 1}}}, "no layer 40"),
+    ({"layers": [{"params": 1}] * 20}, "answers for 20 layers"),
+    ({"layers": [{"parms": 1}]}, "Did you mean 'params'"),
+    ({"layers": [{"output_shape": "six by six"}]}, "cannot read 'six by six' as a shape"),
+    ({"layers": [{"params": "lots"}]}, "cannot read 'lots'"),
+    ({"total_params": -3}, "cannot read -3"),
+    ({"totl": 3}, "Unknown key 'totl'"),
+    ({"layers": [{"layer": "conv1", "params": 1}, {"layer": 0, "params": 2}]}, "answered twice"),
+    ("{not json", "not valid JSON"),
+])
+def test_unreadable_answers_raise_a_clear_error(answers, words):
+    with pytest.raises(AnswersError, match=None) as info:
+        grade(preset_spec("lenet-cifar10"), answers)
+    assert words in str(info.value)
+
+
+def test_report_as_json_data():
+    report = grade(preset_spec("lenet-64x64-gray"), TASK_1_2)
+    data = report.to_dict()
+    assert data["right"] == report.right == 8 and data["graded"] == 13
+    first = data["verdicts"][0]
+    assert first["correct"] == [6, 60, 60] and first["name"] == "conv1" and first["ok"]
+    assert report.verdicts[-1].correct_text == "338,186"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claims=st.lists(st.tuples(st.integers(0, 11), st.sampled_from(["output_shape", "params"]),
+                                 st.one_of(st.integers(1, 500_000), st.lists(st.integers(1, 70), min_size=1,
+                                                                             max_size=3))),
+                       min_size=1, max_size=6, unique_by=lambda c: (c[0], c[1])),
+       total=st.integers(0, 10**6))
+def test_any_wrong_answer_gets_a_hint_never_an_exception(claims, total):
+    answers = {"layers": {}, "total_params": total}
+    for layer, field, value in claims:
+        if field == "params" and isinstance(value, list):
+            value = value[0]
+        answers["layers"].setdefault(str(layer), {})[field] = value
+    for verdict in grade(preset_spec("lenet-64x64-gray"), answers).verdicts:
+        assert verdict.ok == (verdict.hint == ""), verdict
