@@ -37,10 +37,11 @@ def presets(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
         return 0
-    print(f"{'id':27} {'input':10} {'params':>11}  source")
+    print(f"{'id':27} {'input':10} {'classes':>7} {'params':>11}  {'dataset':14} source")
     for item in items:
         shape = "×".join(map(str, item["input_shape"]))
-        print(f"{item['id']:27} {shape:10} {item['params']:>11,}  {item['source']} {item['task']} — {item['title']}")
+        print(f"{item['id']:27} {shape:10} {item['num_classes']:>7} {item['params']:>11,}  {item['dataset']:14} "
+              f"{item['source']} {item['task']} — {item['title']}")
     return 0
 
 
@@ -80,12 +81,14 @@ def format_table(result: Analysis) -> str:
 
     spec = result.spec
     lines = [f"{spec.name}: input {shape(spec.input_shape)}, {spec.num_classes} classes", ""]
-    header = f"{'#':>3}  {'layer':24} {'type':18} {'output':>12} {'params':>11} {'MACs':>9}  formula"
+    header = (f"{'#':>3}  {'layer':24} {'type':18} {'input → output':>26} {'params':>11} {'MACs':>9}  "
+              "formula")
     lines += [header, "-" * len(header)]
     for r in result.rows:
         name = r.name if r.depth == 0 else "  └ " + r.name.split(".", 1)[1]
         index = str(r.index) if r.depth == 0 else ""
-        lines.append(f"{index:>3}  {name:24} {r.type:18} {shape(r.output_shape):>12} {r.params:>11,} "
+        sizes = f"{shape(r.input_shape)} → {shape(r.output_shape)}"
+        lines.append(f"{index:>3}  {name:24} {r.type:18} {sizes:>26} {r.params:>11,} "
                      f"{human_count(r.macs):>9}  {r.formula}")
     lines.append("-" * len(header))
     for _, message in result.warnings:
@@ -127,16 +130,15 @@ def check(args: argparse.Namespace) -> int:
                         'It must be JSON like {"layers": [{"output_shape": [6, 28, 28], "params": 456}]}.') from None
     report = grade(spec, answers)
     if args.json:
-        print_json([{"layer": v.layer, "field": v.field, "claimed": v.claimed, "correct": v.correct,
-                     "ok": v.ok, "hint": v.hint, "formula": v.formula} for v in report.verdicts])
+        print_json([v.to_dict() for v in report.verdicts])
         return 0
     names = spec.names()
     for v in report.verdicts:
         where = "total" if v.layer is None else f"{v.layer} {names[v.layer]}"
         mark = "✓" if v.ok else "✗"
-        print(f"{mark} {where:16} {v.field:13} you: {v.claimed}   correct: {v.correct}   ({v.formula})")
-        if v.hint:
-            print(f"    {v.hint}")
+        print(f"{mark} {where:16} {v.field:13} you: {v.claimed}   correct: {v.correct_text}   ({v.formula})")
+        if v.hint or v.note:
+            print(f"    {v.hint or v.note}")
     right = sum(v.ok for v in report.verdicts)
     print(f"\n{right} of {len(report.verdicts)} right")
     return 0

@@ -90,3 +90,21 @@ def test_check_with_an_unreadable_answers_file(tmp_path):
     out = run_cli("check", "lenet-cifar10", str(path))
     assert out.returncode == 2 and "Cannot read the answers file" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_check_prints_each_claim_with_the_correct_value_and_the_mistake(tmp_path, capsys):
+    answers = {"layers": {"conv1": {"output_shape": "28x28x6", "params": 450}}, "total_params": "62,006"}
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(answers))
+    assert main(["check", "lenet-cifar10", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "✓ 0 conv1" in out and "PyTorch orders the dimensions C×H×W: 6×28×28" in out
+    assert "✗ 0 conv1" in out and "correct: 456" in out and "You left out the biases" in out
+    assert "2 of 3 right" in out
+
+
+def test_check_with_answers_that_name_no_such_layer(tmp_path, capsys):
+    path = tmp_path / "answers.json"
+    path.write_text('{"layers": {"conv9": {"params": 1}}}')
+    assert main(["check", "lenet-cifar10", str(path)]) == 2
+    assert "no layer 'conv9'" in capsys.readouterr().err
