@@ -272,6 +272,10 @@ def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
             if not isinstance(value, str) or not _NAME_RE.match(value):
                 raise SpecError(f"Layer {index} ({type_name}): name {value!r} must start with a letter and "
                                 "use only letters, digits and _.", layer=index, field="name")
+            if _taken_by_pytorch(value):
+                raise SpecError(f"Layer {index} ({type_name}): the name '{value}' is taken by PyTorch (every "
+                                f"network has a '{value}' attribute).", f"Choose another name, e.g. '{value}1'.",
+                                layer=index, field="name")
             out["name"] = value
             continue
         if key not in known:
@@ -354,6 +358,13 @@ def _check_layer(index: int, layer: dict[str, Any]) -> None:
             raise SpecError(f"Layer {index} ({t}): padding {p['padding']} is more than half the kernel "
                             f"size {p['kernel_size']}.", "PyTorch allows at most kernel_size // 2.",
                             layer=index, field="padding")
+
+
+def _taken_by_pytorch(name: str) -> bool:
+    """Names such as 'train', 'forward' or 'to' are methods of every nn.Module: a layer cannot have them."""
+    from torch import nn  # only when a layer has a name; the spec language itself needs no torch
+
+    return hasattr(nn.Sequential, name)
 
 
 def pair(value: Any) -> tuple[int, int]:
