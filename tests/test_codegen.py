@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,3 +65,42 @@ def test_code_for_a_network_that_does_not_fit_names_the_layer():
     spec["input_shape"] = [3, 8, 8]
     with pytest.raises(ArchitectureError, match="conv2"):
         pytorch_source(spec)
+
+
+def test_code_reads_like_the_coursework_with_a_forward_and_shapes():
+    source = pytorch_source(preset_spec("lenet-64x64-gray"))
+    assert "class LeNetOn64x64Grayscale(nn.Module):" in source
+    assert "self.fc1 = nn.Linear(in_features=2704, out_features=120)  # → 120" in source
+    assert "        x = self.pool2(x)  # batch × 16×13×13" in source
+    assert "class BasicBlock" not in source  # only the blocks the network uses
+    blocks = pytorch_source(preset_spec("resnet-cifar10-bottleneck"))
+    assert "class Bottleneck(nn.Module):" in blocks and "def _shortcut(" in blocks
+    assert "class BasicBlock" not in blocks and "class DepthwiseSeparable" not in blocks
+
+
+def test_generated_code_is_ruff_clean(tmp_path):
+    for preset_id in ("mobilenet-cifar10", "resnet-cifar10", "fashion-cnn3"):
+        (tmp_path / f"{preset_id.replace('-', '_')}.py").write_text(pytorch_source(preset_spec(preset_id)))
+    ruff = Path(sys.executable).parent / "ruff"
+    out = subprocess.run([str(ruff), "check", "--no-cache", "--isolated", "--line-length", "130", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_layer_names_that_are_python_keywords_still_work():
+    spec = parse_spec({"name": "BasicBlock", "input_shape": [1, 8, 8], "num_classes": 2, "layers": [
+        {"type": "Conv2d", "out_channels": 2, "kernel_size": 3, "name": "lambda"},
+        {"type": "ReLU", "name": "if"}, {"type": "Flatten", "name": "class_"},
+        {"type": "Linear", "out_features": 2, "name": "None"}]})
+    model = run_source(spec)
+    assert class_name(spec) == "BasicBlockNet"  # not the block class of the same name
+    assert count_params(model) == count_params(build_model(spec))
+    assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 2)
+
+
+def test_a_block_network_runs_as_a_script(tmp_path):
+    path = tmp_path / "mobilenet.py"
+    path.write_text(pytorch_source(preset_spec("mobilenet-cifar10")))
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "output shape: (2, 10)" in out.stdout and "parameters: 3217226" in out.stdout

@@ -32,6 +32,8 @@ def spec_with(layer):
     ({"type": "BatchNorm2d", "affine": "yes"}, "affine", "true or false"),
     ({"type": "MaxPool2d", "kernel_size": 2, "padding": 2}, "padding", "half the kernel"),
     ({"type": "ReLU", "name": "my relu"}, "name", "letters"),
+    ({"type": "ReLU", "name": "train"}, "name", "taken by PyTorch"),  # nn.Module.train: build_model would crash
+    ({"type": "ReLU", "name": "forward"}, "name", "taken by PyTorch"),
 ])
 def test_bad_layers_name_layer_and_field(layer, field, words):
     with pytest.raises(SpecError) as info:
