@@ -140,3 +140,30 @@ def test_blocks_show_their_sub_layers_and_projection_shortcut():
     assert "projection shortcut" in block.note and block.params == sum(r.params for r in subs)
     assert isinstance(dict(build_model(preset_spec("resnet-cifar10")).named_modules())["stack1_block0.shortcut"],
                       nn.Conv2d)
+
+
+def test_block_rows_are_measured_in_one_walk_and_ignore_other_threads():
+    """analyze() records the layers inside blocks during its single trace with a global forward hook;
+    forward passes of another thread (a training run) must not leak into the table, and the hook goes away."""
+    import threading
+
+    from torch.nn.modules import module as torch_module
+
+    quiet = analyze(preset_spec("resnet-cifar10-bottleneck")).to_dict()
+    model = build_model(preset_spec("resnet-cifar10-bottleneck")).eval()
+    stop = threading.Event()
+
+    def busy() -> None:
+        with torch.no_grad():
+            while not stop.is_set():
+                model(torch.zeros(1, 3, 32, 32))
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    try:
+        for _ in range(3):
+            assert analyze(preset_spec("resnet-cifar10-bottleneck")).to_dict() == quiet
+    finally:
+        stop.set()
+        worker.join()
+    assert not torch_module._global_forward_hooks
