@@ -97,6 +97,13 @@ class _Printer:
         self.tty = out.isatty()
         self.run_id_ref = run_id_ref
         self.epochs = 0
+        self.warned: set[str] = set()
+
+    def warn(self, warnings: list[str]) -> None:
+        for warning in warnings:
+            if warning not in self.warned:
+                self.warned.add(warning)
+                self.line(f"warning: {warning}")
 
     def line(self, text: str) -> None:
         if self.tty:
@@ -113,8 +120,7 @@ class _Printer:
                       f"{' + ' + str(ds['n_val']) + ' val' if ds['n_val'] else ''} + {ds['n_test']} test images "
                       f"of {shape}; {event['params']:,} parameters; {event['device']}, {event['threads']} "
                       f"thread(s); {event['steps_per_epoch']} steps of {event['batch_size']} per epoch")
-            for warning in event["warnings"]:
-                self.line(f"warning: {warning}")
+            self.warn(event["warnings"])
         elif kind == "step" and self.tty:
             print(f"\r\033[Kepoch {event['epoch']}/{self.epochs}  step {event['batch']}/{event['batches']}  "
                   f"loss {event['loss']:.4f}  lr {event['lr']:.3g}", end="", file=self.out, flush=True)
@@ -125,8 +131,7 @@ class _Printer:
                       f"{_pct(event['test_acc'])}  {event['images_per_s']:,.0f} img/s  "
                       f"{event['elapsed_s']:.1f} s")
         elif kind in ("done", "cancelled", "failed"):
-            for warning in event.get("warnings") or []:
-                self.line(f"warning: {warning}")
+            self.warn(event.get("warnings") or [])
 
 
 @command("train", "train a network and record the run (Ctrl-C stops it, keeping the metrics)", _train_arguments)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import math
 import os
 import re
 import shutil
@@ -101,12 +102,14 @@ def run_dir(run_id: str) -> Path:
 def _connect() -> sqlite3.Connection:
     """A new connection in autocommit mode (transactions are explicit), WAL, 30 s busy timeout."""
     path = db_path()
+    if str(path) in _READY and not path.exists():
+        _READY.discard(str(path))
     try:
         con = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA busy_timeout=30000")
         con.execute("PRAGMA synchronous=NORMAL")
-        if str(path) not in _READY:
+        if str(path) not in _READY:  # first use in this process (or the file was deleted)
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
             _READY.add(str(path))
@@ -141,8 +144,22 @@ def _insert_events(con: sqlite3.Connection, run_id: str, events: list[dict[str, 
     now = time.time()
     con.executemany(
         "INSERT INTO events (run_id, kind, step, epoch, time, payload) VALUES (?, ?, ?, ?, ?, ?)",
-        [(run_id, e["kind"], e.get("step"), e.get("epoch"), now, json.dumps(e, default=_jsonable))
-         for e in events])
+        [(run_id, e["kind"], e.get("step"), e.get("epoch"), now, _dumps(e)) for e in events])
+
+
+def _dumps(value: Any) -> str:
+    """Strict JSON (what a browser can parse): NaN and infinities become null."""
+    return json.dumps(_finite(value), default=_jsonable, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -462,6 +479,9 @@ def _alive(pid: int) -> bool:
 def _schedule() -> list[str]:
     """Start the oldest queued runs while fewer than ``max_concurrent()`` are running."""
     now = time.time()
+    with _db() as con:
+        if con.execute("SELECT 1 FROM runs WHERE status = 'queued' LIMIT 1").fetchone() is None:
+            return []  # the usual case when a page polls: no write lock taken
     with _db() as con, _transaction(con):
         running = con.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0]
         free = max_concurrent() - running
@@ -503,7 +523,7 @@ def _finish(run_id: str, status: str, message: str, results: dict[str, Any] | No
     with _db() as con, _transaction(con):
         con.execute("UPDATE runs SET status = ?, message = ?, finished = ?, results = COALESCE(?, results), "
                     "test_acc = COALESCE(?, test_acc) WHERE id = ?",
-                    (status, message, time.time(), json.dumps(results) if results else None,
+                    (status, message, time.time(), _dumps(results) if results else None,
                      (results or {}).get("test_acc"), run_id))
         if event:
             _insert_events(con, run_id, [{"kind": status, "message": message}])
@@ -653,7 +673,7 @@ def save_artifacts(run_id: str, result) -> None:
     }
     (folder / "spec.json").write_text(result.spec.to_json())
     (folder / "meta.json").write_text(json.dumps(meta, indent=2))
-    (folder / "results.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    (folder / "results.json").write_text(json.dumps(_finite(summary), indent=2, default=_jsonable))
 
 
 def run_inline(config, on_event: Callable[[dict[str, Any]], None] | None = None,

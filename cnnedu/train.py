@@ -15,8 +15,18 @@ What happens, in order:
    an explanation; ``should_stop()`` returning True stops it within one batch, keeping what it measured.
 5. At the end: the test accuracy of every class and the confusion matrix.
 
-Events are plain dicts with a ``"kind"``: ``start``, ``step``, ``epoch`` and one of ``done``,
-``cancelled``, ``failed``. The run store (``cnnedu.runs``) writes them to SQLite; the CLI prints them.
+Events are plain dicts with a ``"kind"``; the run store (``cnnedu.runs``) writes them to SQLite, the CLI
+prints them. Epochs and steps count from 1; accuracies are fractions (0.93, not 93).
+
+- ``start``: config (dict), spec (dict), dataset {name, title, classes, source, n_train, n_val, n_test,
+  input_shape}, params, device, threads, output ("logits" | "probs" | "log_probs"), steps_per_epoch,
+  epochs, batch_size, mean, std, warnings (list of sentences), setup_s.
+- ``step`` (about 50 per epoch, or every ``log_every`` steps): step (global), epoch, batch, batches,
+  loss (mean since the previous step event), lr.
+- ``epoch``: epoch, step, train_loss, train_acc, val_loss, val_acc (None without a validation split),
+  test_loss, test_acc, lr, images_per_s, epoch_s, elapsed_s, eta_s.
+- ``done`` | ``cancelled`` | ``failed``: message, test_acc, test_loss, epochs_done, steps, seconds,
+  train_seconds, per_class_acc, confusion, classes, warnings ("failed" before training: message only).
 """
 
 from __future__ import annotations
@@ -381,8 +391,9 @@ def _load_data(config: TrainConfig, spec: Spec, warnings: list[str]):
     problem = data.shape_mismatch(ds, shape, model=config.arch_label)
     if problem:
         if not config.convert_input:
-            raise TrainError(f"{problem}.", "Allow the input conversion, or choose a network whose "
-                                            "input_shape matches the images.")
+            raise TrainError(f"{problem}.", "Allow the conversion (convert_input; on in the CLI unless "
+                                            "--no-convert), or choose a network whose input_shape matches "
+                                            "the images.")
         ds = data.fit_to_shape(ds, shape)
         warnings.append(f"{problem}, and did.")
     if ds.num_classes != spec.num_classes:
@@ -449,7 +460,7 @@ def confusion_matrix(y: torch.Tensor, pred: torch.Tensor, k: int) -> torch.Tenso
 # ------------------------------------------------------------------------------------------------- train
 
 
-def train(config: TrainConfig, on_event: OnEvent | None = None,
+def train(config: TrainConfig | dict[str, Any], on_event: OnEvent | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train a network as ``config`` says and return what it learned and measured.
 
@@ -462,6 +473,8 @@ def train(config: TrainConfig, on_event: OnEvent | None = None,
     emit = on_event or (lambda event: None)
     stop = should_stop or (lambda: False)
     try:
+        if isinstance(config, dict):
+            config = TrainConfig.from_dict(config)
         return _train(config, emit, stop)
     except CnnEduError as err:
         emit({"kind": "failed", "message": str(err)})
