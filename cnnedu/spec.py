@@ -164,12 +164,21 @@ def _jsonable(value: Any) -> Any:
 
 
 def layer_names(layers: list[dict[str, Any]]) -> list[str]:
+    """The given names, and for unnamed layers the type's prefix and a counter (conv1, fc2) that skips
+    names already given, so adding an unnamed Linear to a network with an "fc1" makes it "fc2"."""
+    taken = {layer["name"] for layer in layers if layer.get("name")}
     counts: dict[str, int] = {}
     names = []
     for layer in layers:
-        kind = LAYER_TYPES[layer["type"]]
-        counts[kind.prefix] = counts.get(kind.prefix, 0) + 1
-        names.append(layer.get("name") or f"{kind.prefix}{counts[kind.prefix]}")
+        if layer.get("name"):
+            names.append(layer["name"])
+            continue
+        prefix = LAYER_TYPES[layer["type"]].prefix
+        counts[prefix] = counts.get(prefix, 0) + 1
+        while f"{prefix}{counts[prefix]}" in taken:
+            counts[prefix] += 1
+        names.append(f"{prefix}{counts[prefix]}")
+        taken.add(names[-1])
     return names
 
 

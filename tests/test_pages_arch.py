@@ -3,14 +3,18 @@ mistakes show as messages on the page, never as an exception."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnedu.zoo import preset_spec
 
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
 
 def open_page(page: str) -> AppTest:
-    at = AppTest.from_file("app.py", default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     assert not at.exception
     at.switch_page(page)
@@ -27,7 +31,7 @@ def analysis_table(at: AppTest):
 
 
 def test_home_page_lists_the_coursework_networks():
-    at = AppTest.from_file("app.py", default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     assert not at.exception
     ids = list(at.dataframe[0].value["id"])
@@ -45,7 +49,7 @@ def test_build_page_shows_lenet_sizes_and_totals():
 
 def test_changing_the_input_size_updates_the_table():
     at = open_page("pages/build.py")
-    at.session_state["build_spec"] = preset_spec("lenet-64x64-gray").to_dict()
+    at.selectbox(key="start_from").set_value("lenet-64x64-gray")
     at.run()
     before = analysis_table(at)
     assert before[before["layer"] == "conv1"].iloc[0]["output"] == "6×60×60"
