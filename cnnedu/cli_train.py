@@ -158,7 +158,8 @@ def train_command(args: argparse.Namespace) -> int:
     try:
         run_id = runs.create_run(config, status="running", pid=os.getpid())
         run_id_ref[0] = run_id
-        result = runs.execute(run_id, on_event=on_event, should_stop=lambda: bool(stop_requested))
+        result = runs.execute(run_id, on_event=on_event, should_stop=lambda: bool(stop_requested),
+                              share_cores=False)
     finally:
         signal.signal(signal.SIGINT, previous)
     run = runs.get_run(run_id, check=False)

@@ -112,7 +112,7 @@ def test_a_killed_worker_is_marked_interrupted_and_its_metrics_are_kept():
 
 def test_two_runs_started_together_both_finish_with_their_own_metrics(monkeypatch):
     monkeypatch.setenv("CNNEDU_MAX_RUNS", "2")
-    assert runs.threads_per_run() == max(1, runs.cpu_cores() // 2)
+    assert runs.threads_per_run() == max(1, (runs.cpu_cores() - 1) // 2)
     first = runs.start_run(tiny(threads=None, epochs=2))
     second = runs.start_run(tiny(threads=None, epochs=3, seed=1, lr=0.002))
     assert {runs.get_run(first).status, runs.get_run(second).status} == {"running"}
@@ -134,6 +134,10 @@ def test_a_run_waits_in_the_queue_until_a_slot_is_free():
     fourth = runs.start_run(tiny())
     runs.cancel(fourth)  # a queued run is cancelled at once
     assert runs.get_run(fourth).status == "cancelled"
+    runs.delete(fourth)
+    fifth = runs.start_run(tiny())
+    assert fourth.startswith("r0004-") and fifth.startswith("r0005-")  # a deleted run's number is not reused
+    runs.cancel(fifth)
     runs.delete(third)  # cancels it first
     assert third not in [r.id for r in runs.list_runs()]
     assert not runs.run_dir(third).exists()
