@@ -11,6 +11,8 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("pages/build.py", title="Build", icon="🧱", url_path="build"),
     st.Page("pages/check.py", title="Check my answer", icon="✅", url_path="check"),
+    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("pages/runs.py", title="Runs", icon="📊", url_path="runs"),
     st.Page("pages/inside.py", title="Look inside", icon="🔍", url_path="inside"),
     st.Page("pages/predict.py", title="Predict", icon="🔮", url_path="predict"),
 ]

@@ -1,0 +1,234 @@
+"""Runs: every training run with its settings and results; overlay the curves of several runs to see what a
+setting changes (the coursework's learning-rate and optimizer sweeps); cancel or delete a run."""
+
+import datetime
+
+import pandas as pd
+import streamlit as st
+
+from cnnedu import runs
+from cnnedu.errors import CnnEduError
+from cnnedu.ui.charts import compare_chart
+from cnnedu.ui.common import show_error
+from cnnedu.ui.runs_view import (
+    STATUS_ICONS,
+    Curves,
+    comparable_settings,
+    curves_from_events,
+    human_seconds,
+    run_labels,
+    settings_row,
+)
+
+COMPARE_KEY = "runs_compare"  # the selected runs (also ?compare=id,id in the URL)
+CONFIRM_KEY = "runs_confirm"  # the run whose deletion waits for a "yes"
+NOTICE_KEY = "runs_notice"  # what the last action did, shown once
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def load_curves(run_id: str, created: float, status: str, epochs_done: int, heartbeat: float | None) -> Curves:
+    """A run's curves; the arguments after the id change whenever the run has new events."""
+    return curves_from_events(runs.events(run_id, kinds=("start", "step", "epoch", "done", "cancelled",
+                                                         "failed", "interrupted")))
+
+
+def curves_of(run: runs.Run) -> Curves:
+    return load_curves(run.id, run.created, run.status, run.epochs_done, run.heartbeat)
+
+
+def table(all_runs: list[runs.Run]) -> pd.DataFrame:
+    rows = []
+    for run in all_runs:
+        best = curves_of(run).best_test_acc
+        rows.append({
+            "run": run.id, "status": f"{STATUS_ICONS.get(run.status, '')} {run.status}",
+            "final test acc": None if run.test_acc is None else 100 * run.test_acc,
+            "best test acc": None if best is None else 100 * best,
+            "time": human_seconds(run.seconds), **settings_row(run),
+            "started": datetime.datetime.fromtimestamp(run.started or run.created).strftime("%Y-%m-%d %H:%M"),
+        })
+    return pd.DataFrame(rows)
+
+
+def default_selection(all_runs: list[runs.Run]) -> list[str]:
+    """The two newest finished runs (or the newest run)."""
+    return [r.id for r in all_runs if r.status == "done"][:2] or [r.id for r in all_runs][:1]
+
+
+def on_compare() -> None:
+    selected = st.session_state[COMPARE_KEY]
+    if selected:
+        st.query_params["compare"] = ",".join(selected)
+    else:
+        st.query_params.pop("compare", None)
+
+
+def settings_table(selected: list[runs.Run], labels: dict[str, str], differ: list[str]):
+    """Settings as rows, runs as columns; the settings that differ come first, highlighted."""
+    settings = {r.id: comparable_settings(r.config) for r in selected}
+    names: list[str] = list(differ)
+    for s in settings.values():
+        names.extend(k for k in s if k not in names)
+    frame = pd.DataFrame({labels[r.id] if labels[r.id] != r.id else r.id:
+                          [str(settings[r.id].get(k, "—")) for k in names] for r in selected},
+                         index=pd.Index(names, name="setting"))
+    return frame.style.apply(
+        lambda row: ["background-color: rgba(255, 193, 7, 0.35); font-weight: bold" if row.name in differ else ""
+                     for _ in row], axis=1)
+
+
+def compare(all_runs: list[runs.Run]) -> None:
+    st.subheader("Compare runs")
+    ids = [r.id for r in all_runs]
+    from_url = [i for i in st.query_params.get("compare", "").split(",") if i in ids]
+    if from_url and from_url != st.session_state.get(COMPARE_KEY):  # a link from the Train page
+        st.session_state[COMPARE_KEY] = from_url
+    elif COMPARE_KEY in st.session_state:  # a deleted run leaves the selection
+        st.session_state[COMPARE_KEY] = [i for i in st.session_state[COMPARE_KEY] if i in ids]
+    else:
+        st.session_state[COMPARE_KEY] = default_selection(all_runs)
+    chosen = st.multiselect("Runs to overlay", ids, key=COMPARE_KEY, on_change=on_compare,
+                            placeholder="Choose the runs to compare",
+                            help="E.g. the same network trained with learning rates 0.1, 0.01, 0.001 and "
+                                 "0.0001 (000 Task 1.5), or SGD against Adam (001 Exercise 3).")
+    if not chosen:
+        st.caption("Choose one or more runs to see their curves on top of each other.")
+        return
+    by_id = {r.id: r for r in all_runs}
+    selected = [by_id[i] for i in chosen]
+    labels, differ = run_labels(selected)
+    if len(selected) > 1:
+        if differ:
+            st.markdown("**What differs:** " + ", ".join(f"`{k}`" for k in differ) + " — the legend shows "
+                        "each run's values.")
+        else:
+            st.markdown("**What differs:** nothing — these runs have the same settings (on a CPU, the same "
+                        "seed gives the same run).")
+
+    options = st.columns(2)
+    split = options[0].radio("Accuracy on", ["test", "validation", "training"], horizontal=True,
+                             key="runs_acc_split")
+    grain = options[1].radio("Training loss", ["per epoch", "per step"], horizontal=True, key="runs_loss_grain")
+    acc_col = {"test": "test_acc", "validation": "val_acc", "training": "train_acc"}[split]
+    acc_frames, loss_frames = [], []
+    for run in selected:
+        curves = curves_of(run)
+        extra = {"run": labels[run.id], "id": run.id}
+        acc_frames.append(pd.DataFrame({"epoch": curves.epochs["epoch"], "value": curves.epochs[acc_col],
+                                        **extra}))
+        if grain == "per epoch":
+            loss_frames.append(pd.DataFrame({"x": curves.epochs["epoch"], "value": curves.epochs["train_loss"],
+                                             **extra}))
+        else:
+            loss_frames.append(pd.DataFrame({"x": curves.steps["step"], "value": curves.steps["loss"], **extra}))
+    acc = pd.concat(acc_frames, ignore_index=True).dropna(subset=["value"])
+    loss = pd.concat(loss_frames, ignore_index=True).dropna(subset=["value"])
+    charts = st.columns(2)
+    with charts[0]:
+        if len(acc):
+            st.altair_chart(compare_chart(acc, "epoch", "value", f"{split.capitalize()} accuracy per epoch",
+                                          x_title="epoch", y_title=f"{split} accuracy", percent=True),
+                            width="stretch")
+        else:
+            st.caption(f"No {split} accuracy measured yet"
+                       + (" (set a validation share on the Train page)." if split == "validation" else "."))
+    with charts[1]:
+        if len(loss):
+            x_title = "epoch" if grain == "per epoch" else "training step (batch)"
+            st.altair_chart(compare_chart(loss, "x", "value", f"Training loss {grain}", x_title=x_title,
+                                          y_title="training loss", points=grain == "per epoch"),
+                            width="stretch")
+        else:
+            st.caption("No training loss measured yet.")
+    st.caption("The settings of the selected runs" + (", what differs first and highlighted." if differ else "."))
+    st.dataframe(settings_table(selected, labels, differ), width="stretch")
+
+
+def overview(polling: bool) -> None:
+    """The table and the comparison, redrawn every few seconds while a run is active."""
+    try:
+        all_runs = runs.list_runs()
+    except CnnEduError as err:
+        show_error(err)
+        return
+    if polling and not any(r.active for r in all_runs):
+        st.rerun()
+    st.dataframe(table(all_runs), hide_index=True, width="stretch", column_config={
+        "lr": st.column_config.NumberColumn("lr", format="%g"),
+        "normalize": st.column_config.CheckboxColumn("normalize"),
+        "best test acc": st.column_config.NumberColumn("best test acc", format="%.1f%%",
+                                                       help="The highest test accuracy after any epoch."),
+        "final test acc": st.column_config.NumberColumn("final test acc", format="%.1f%%",
+                                                        help="After the last epoch (the latest while running)."),
+    })
+    compare(all_runs)
+
+
+# ------------------------------------------------------------------------------------------- actions
+
+
+def ask_delete(run_id: str) -> None:
+    st.session_state[CONFIRM_KEY] = run_id
+
+
+def do_delete(run_id: str) -> None:
+    st.session_state.pop(CONFIRM_KEY, None)
+    try:
+        runs.delete(run_id)
+    except CnnEduError as err:
+        st.session_state[NOTICE_KEY] = ("error", f"Run {run_id} was not deleted: {err}")
+        return
+    st.session_state[NOTICE_KEY] = ("success", f"Deleted run {run_id}.")
+    if COMPARE_KEY in st.session_state:
+        st.session_state[COMPARE_KEY] = [i for i in st.session_state[COMPARE_KEY] if i != run_id]
+        on_compare()
+
+
+def manage(all_runs: list[runs.Run]) -> None:
+    st.subheader("Manage a run")
+    by_id = {r.id: r for r in all_runs}
+    cols = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+    target = cols[0].selectbox("Run", list(by_id), key="runs_target",
+                               format_func=lambda i: f"{i} ({by_id[i].status})")
+    run = by_id[target]
+    cols[1].page_link("pages/train.py", label="Watch on the Train page", icon="🏋️", query_params={"run": target})
+    if run.active:
+        cols[2].button("Cancel run", icon="⏹️", key="runs_cancel", on_click=runs.cancel, args=(target,),
+                       disabled=run.cancel_requested)
+        cols[3].button("Delete…", icon="🗑️", key="runs_ask_delete", disabled=True,
+                       help="Cancel the run first: a run that is training cannot be deleted.")
+        st.caption(f"Run {target} is {run.status}: cancel it first, then delete it.")
+        return
+    if st.session_state.get(CONFIRM_KEY) == target:
+        st.warning(f"Delete run **{target}**, its curves and its saved model? This cannot be undone.", icon="🗑️")
+        yes, no, _ = st.columns([2, 2, 5])
+        yes.button("Yes, delete it", type="primary", key="runs_yes_delete", on_click=do_delete, args=(target,))
+        no.button("No, keep it", key="runs_no_delete", on_click=lambda: st.session_state.pop(CONFIRM_KEY, None))
+    else:
+        cols[3].button("Delete…", icon="🗑️", key="runs_ask_delete", on_click=ask_delete, args=(target,))
+
+
+# ------------------------------------------------------------------------------------------------ page
+
+st.title("Runs")
+notice = st.session_state.pop(NOTICE_KEY, None)
+if notice:
+    (st.success if notice[0] == "success" else st.error)(notice[1])
+try:
+    everything = runs.list_runs()
+except CnnEduError as err:
+    show_error(err)
+    st.stop()
+if not everything:
+    st.info("No training runs yet. Start one on the Train page, or from a terminal: "
+            "`python -m cnnedu train --arch mnist-cnn --dataset synthetic --epochs 2`.", icon="ℹ️")
+    st.page_link("pages/train.py", label="Go to the Train page", icon="🏋️")
+    st.stop()
+
+st.caption("Every training run, newest first: its settings and results. Runs started here, from another tab "
+           "or from the command line all land in the same store.")
+if any(r.active for r in everything):
+    st.fragment(run_every=2.0)(overview)(True)
+else:
+    overview(False)
+manage(everything)
