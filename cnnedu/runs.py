@@ -466,9 +466,9 @@ def _alive(pid: int) -> bool:
     """Is process ``pid`` still running (not gone, not a zombie)?"""
     child = _CHILDREN.get(pid)
     if child is not None:
-        if child.poll() is None:
+        if child.poll() is None:  # poll() also reaps it once it has exited: no zombie is left
             return True
-        del _CHILDREN[pid]
+        _CHILDREN.pop(pid, None)  # (pages may reconcile from several threads at once)
         return False
     if pid == os.getpid():
         return True
