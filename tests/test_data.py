@@ -85,7 +85,7 @@ def test_synthetic_classes_are_balanced_and_named(k):
 
 def test_synthetic_defaults_and_bad_settings():
     ds = load_dataset("synthetic")
-    assert (len(ds.train_y), len(ds.test_y), ds.input_shape, ds.num_classes) == (6000, 1000, (1, 28, 28), 10)
+    assert (len(ds.train_y), len(ds.test_y), ds.input_shape, ds.num_classes) == (20000, 1000, (1, 28, 28), 10)
     with pytest.raises(DataError, match="1 to 10 classes"):
         load_dataset("synthetic", num_classes=11)
     with pytest.raises(DataError, match="input_shape"):

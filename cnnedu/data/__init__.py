@@ -46,7 +46,7 @@ def load_dataset(name: str, *, input_shape: tuple[int, int, int] | None = None, 
     - ``seed``: makes the synthetic images, the folder's train/test split and the ``n_train``/``n_test``
       subsets repeatable.
     - ``n_train``, ``n_test``: how many images to keep (a random subset; synthetic: how many to draw,
-      default 6000 and 1000). None keeps them all.
+      default 20000 and 1000). None keeps them all.
     - ``download``: allow downloading mnist, fashion-mnist and cifar10 when they are not on disk.
     - ``progress(fraction, message)``: called while downloading or reading.
 

@@ -30,7 +30,7 @@ CLASS_NAMES: list[str] = [
 ]
 
 DEFAULT_SHAPE = (1, 28, 28)
-DEFAULT_N_TRAIN = 6000
+DEFAULT_N_TRAIN = 20000
 DEFAULT_N_TEST = 1000
 _CHUNK_PIXELS = 250_000  # pixels (N×H×W) drawn per step: bounds the memory of the temporaries
 
@@ -176,7 +176,7 @@ def generate(n: int, input_shape: tuple[int, int, int] = DEFAULT_SHAPE, num_clas
 def load_synthetic(*, input_shape: tuple[int, int, int] | None = None, num_classes: int | None = None,
                    seed: int = 0, n_train: int | None = None, n_test: int | None = None,
                    progress: Progress | None = None) -> Dataset:
-    """The synthetic dataset: ``n_train`` (default 6000) and ``n_test`` (default 1000) images.
+    """The synthetic dataset: ``n_train`` (default 20000) and ``n_test`` (default 1000) images.
 
     Train and test images come from two different random streams of the same seed, so changing
     ``n_train`` never changes the test set.
