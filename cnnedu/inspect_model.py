@@ -25,6 +25,7 @@ ONNX export and the Predict page need.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -458,22 +459,14 @@ def run_test_data(run_id: str) -> RunData:
     (Only the test split matters here, so the training split is cut to one image: the test subset does
     not depend on it.)
     """
-    from cnnedu import data
     from cnnedu.runs import get_run
-    from cnnedu.train import TrainConfig, resolve_spec
+    from cnnedu.train import TrainConfig, load_data, resolve_spec
 
     run = get_run(run_id, check=False)
     config = TrainConfig.from_dict(run.config)
     spec_file = _run_folder(run_id) / "spec.json"
     spec = resolve_spec(json.loads(spec_file.read_text())) if spec_file.is_file() else resolve_spec(config.arch)
-    shape = tuple(int(v) for v in spec.input_shape)
-    kwargs: dict[str, Any] = dict(num_classes=spec.num_classes, data_dir=config.data_dir, seed=config.seed,
-                                  n_train=1, n_test=config.n_test)
-    if config.dataset == "synthetic" or (config.dataset == "folder" and config.convert_input):
-        kwargs["input_shape"] = shape
-    ds = data.load_dataset(config.dataset, **kwargs)
-    if data.shape_mismatch(ds, shape):
-        ds = data.fit_to_shape(ds, shape)
+    ds = load_data(dataclasses.replace(config, n_train=1, convert_input=True), spec)
     return RunData(x=ds.test_x, y=ds.test_y, classes=list(ds.classes), title=ds.title,
                     warnings=list(ds.warnings))
 

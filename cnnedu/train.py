@@ -377,8 +377,12 @@ class _Stopped(Exception):
 # --------------------------------------------------------------------------------------------- data prep
 
 
-def _load_data(config: TrainConfig, spec: Spec, warnings: list[str]):
-    """The dataset as uint8 tensors, converted to the network's input shape when allowed."""
+def load_data(config: TrainConfig, spec: Spec, warnings: list[str] | None = None):
+    """The run's dataset as uint8 tensors, converted to the network's input shape when allowed.
+
+    Used by the trainer and, to show a finished run's test images again, by ``inspect_model``.
+    """
+    warnings = [] if warnings is None else warnings
     from cnnedu import data
 
     shape = tuple(spec.input_shape)
@@ -496,7 +500,7 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool]) -> Trai
     # ---- data: uint8 on the device, a validation split, the normalisation statistics
     from cnnedu import data
 
-    ds = _load_data(config, spec, warnings)
+    ds = load_data(config, spec, warnings)
     train_x, train_y, val_x, val_y = ds.train_x, ds.train_y, None, None
     if config.val_split > 0:
         train_x, train_y, val_x, val_y = data.split_validation(train_x, train_y, config.val_split, config.seed)
