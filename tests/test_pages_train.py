@@ -4,11 +4,14 @@ result; bad settings are messages, not exceptions; the Runs page overlays runs a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
 
 from cnnedu import runs
 from cnnedu.train import TrainConfig
 
+APP = Path(__file__).resolve().parents[1] / "app.py"
 TINY = {"name": "tiny", "input_shape": [1, 16, 16], "num_classes": 4, "layers": [
     {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
     {"type": "MaxPool2d", "kernel_size": 2},
@@ -23,7 +26,7 @@ def tiny(**overrides) -> TrainConfig:
 
 
 def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     at.switch_page(page)
     at.query_params.update(query or {})
