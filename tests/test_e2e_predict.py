@@ -26,9 +26,6 @@ def server_run(app_server, tmp_path_factory) -> str:
 
 def test_upload_an_image_and_see_its_top_k_chart(app_server, server_run, browser_page, tmp_path):
     page = browser_page
-    # The start page first: on a fresh server, a deep link opened before app.py has ever run gets Streamlit's
-    # file-based sidebar (from the pages/ folder) and the narrow layout instead of st.navigation's.
-    open_app(page, app_server)
     open_app(page, app_server, "predict")
     assert_no_exception(page)
     expect(page.get_by_text("Parity check").first).to_be_visible(timeout=60_000)

@@ -70,9 +70,6 @@ def start_run(page) -> str:
 
 def test_a_run_streams_its_curves_and_the_runs_page_overlays_two_runs(app_server, browser_page):
     page = browser_page
-    # A fresh server answers a deep link (/train) from the pages/ folder without app.py's navigation
-    # until its root has been opened once (Streamlit's MPA v1 fallback): open the root first.
-    open_app(page, app_server)
     open_app(page, app_server, "train")
     expect(page.get_by_text("Live view")).to_be_visible()
     set_number(page, "Training images", "4000")

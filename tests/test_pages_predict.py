@@ -59,12 +59,12 @@ def errors(at: AppTest) -> list[str]:
 
 
 def test_predict_page_without_runs_says_how_to_get_one():
-    at = open_page("pages/predict.py")
+    at = open_page("views/predict.py")
     assert any("no finished training run" in i.value for i in at.info)
 
 
 def test_predict_page_exports_the_run_and_predicts_uploaded_images(run_id):
-    at = open_page("pages/predict.py")
+    at = open_page("views/predict.py")
     assert at.selectbox(key="predict_run").value == run_id
     assert any("Parity check" in s.value for s in at.success)
     # the synthetic samples are preselected for a synthetic run: each one is predicted
@@ -84,7 +84,7 @@ def test_predict_page_exports_the_run_and_predicts_uploaded_images(run_id):
 
 
 def test_options_change_the_conversion(run_id):
-    at = open_page("pages/predict.py")
+    at = open_page("views/predict.py")
     at.multiselect(key="predict_samples:" + run_id).set_value([])
     at.file_uploader(key="predict_images").set_value(("photo.png", png((20, 10)), "image/png"))
     at.radio(key="predict_fit").set_value("letterbox")
@@ -103,7 +103,7 @@ def test_uploaded_onnx_without_metadata_asks_for_it(run_id):
     data, _ = export_bytes(loaded.model, loaded.meta)
     proto = onnx.load_from_string(data)
     del proto.metadata_props[:]
-    at = open_page("pages/predict.py")
+    at = open_page("views/predict.py")
     at.radio(key="predict_source").set_value("An .onnx file")
     at.run()
     at.file_uploader(key="predict_onnx_upload").set_value(("bare.onnx", proto.SerializeToString(),
@@ -124,7 +124,7 @@ def test_uploaded_onnx_without_metadata_asks_for_it(run_id):
 
 
 def test_garbage_onnx_upload_shows_an_error(run_id):
-    at = open_page("pages/predict.py")
+    at = open_page("views/predict.py")
     at.radio(key="predict_source").set_value("An .onnx file")
     at.run()
     at.file_uploader(key="predict_onnx_upload").set_value(("junk.onnx", b"not a model at all" * 20,
@@ -138,7 +138,7 @@ def test_garbage_onnx_upload_shows_an_error(run_id):
 
 
 def test_inside_page_shows_filters_maps_confusion_and_mistakes_first(run_id):
-    at = open_page("pages/inside.py")
+    at = open_page("views/inside.py")
     headers = [h.value for h in at.header]
     assert headers == ["First-layer filters", "Feature maps", "Confusion matrix", "Test predictions, mistakes first"]
     assert at.selectbox(key="inside_layer").options == ["conv1", "relu1", "pool1", "conv2", "relu2"]
@@ -161,7 +161,7 @@ def test_inside_page_shows_filters_maps_confusion_and_mistakes_first(run_id):
 
 
 def test_inside_page_with_an_uploaded_image_and_a_broken_one(run_id):
-    at = open_page("pages/inside.py")
+    at = open_page("views/inside.py")
     at.radio(key="inside_image_source").set_value("my own image")
     at.run()
     at.file_uploader(key="inside_upload").set_value(("bad.png", b"\x89PNG\r\n\x1a\n broken", "image/png"))

@@ -191,7 +191,7 @@ def manage(all_runs: list[runs.Run]) -> None:
     target = cols[0].selectbox("Run", list(by_id), key="runs_target",
                                format_func=lambda i: f"{i} ({by_id[i].status})")
     run = by_id[target]
-    cols[1].page_link("pages/train.py", label="Watch on the Train page", icon="🏋️", query_params={"run": target})
+    cols[1].page_link("views/train.py", label="Watch on the Train page", icon="🏋️", query_params={"run": target})
     if run.active:
         cols[2].button("Cancel run", icon="⏹️", key="runs_cancel", on_click=runs.cancel, args=(target,),
                        disabled=run.cancel_requested)
@@ -222,7 +222,7 @@ except CnnEduError as err:
 if not everything:
     st.info("No training runs yet. Start one on the Train page, or from a terminal: "
             "`python -m cnnedu train --arch mnist-cnn --dataset synthetic --epochs 2`.", icon="ℹ️")
-    st.page_link("pages/train.py", label="Go to the Train page", icon="🏋️")
+    st.page_link("views/train.py", label="Go to the Train page", icon="🏋️")
     st.stop()
 
 st.caption("Every training run, newest first: its settings and results. Runs started here, from another tab "

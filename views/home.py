@@ -17,8 +17,8 @@ pooling forgotten…).
 """
 )
 cols = st.columns(2)
-cols[0].page_link("pages/build.py", label="Build a network", icon="🧱")
-cols[1].page_link("pages/check.py", label="Check my answer", icon="✅")
+cols[0].page_link("views/build.py", label="Build a network", icon="🧱")
+cols[1].page_link("views/check.py", label="Check my answer", icon="✅")
 
 st.subheader("The coursework networks")
 st.dataframe(

@@ -70,6 +70,7 @@ st.caption("Edit a cell, add a row at the bottom, or select rows and delete them
 table = st.data_editor(
     pd.DataFrame(rows_from_layers(build["layers"]), columns=["type", "name", "settings"]),
     key=f"layers_{st.session_state.table_version}", num_rows="dynamic", width="stretch", hide_index=False,
+    height=min(36 * (len(build["layers"]) + 2) + 3, 720),
     column_config={
         "type": st.column_config.SelectboxColumn("type", options=list(LAYER_TYPES), required=True, width="small"),
         "name": st.column_config.TextColumn("name", help="optional; e.g. conv1", width="small"),
@@ -117,7 +118,8 @@ if spec is not None:
         show_error(result.error, "This network does not fit together: ")
     for _, message in result.warnings:
         st.warning(message, icon="⚠️")
-    st.dataframe(analysis_frame(result), hide_index=True, width="stretch", column_config={
+    frame = analysis_frame(result)
+    st.dataframe(frame, hide_index=True, width="stretch", height=min(35 * (len(frame) + 1) + 3, 900), column_config={
         "params": st.column_config.NumberColumn(format="localized"),
         "MACs": st.column_config.NumberColumn(format="localized")})
     if result.ok:

@@ -341,11 +341,11 @@ def show_run(run_id: str) -> None:
         if links[0].button("Compare with the previous run", icon="📊", key="train_compare", width="stretch",
                            help="Opens the Runs page with this run and the run before it overlaid."):
             earlier = [r.id for r in runs.list_runs() if r.seq < run.seq and r.status == "done"][:1]
-            st.switch_page("pages/runs.py", query_params={"compare": ",".join([*earlier, run.id])})
+            st.switch_page("views/runs.py", query_params={"compare": ",".join([*earlier, run.id])})
         if run.status == "done" and links[1].button("Look inside this network", icon="🔍", key="train_inside",
                                                     width="stretch"):
             st.session_state["inside_run"] = run.id  # the run picker of the Look inside page
-            st.switch_page("pages/inside.py")
+            st.switch_page("views/inside.py")
 
 
 # ------------------------------------------------------------------------------------------------ page
