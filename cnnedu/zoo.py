@@ -411,6 +411,33 @@ PRESETS: dict[str, Preset] = {preset.id: preset for preset in _PRESET_LIST}
 """Every coursework preset by id, in teaching order (LeNet first, ResNets last)."""
 
 
+# The documents' own hand calculations, mistakes included, in the answers format of cnnedu.answers:
+# the Check page offers them ("what did the student get wrong?") and the tests grade them.
+DOCUMENT_ANSWERS: dict[str, dict[str, Any]] = {
+    # 000 Task 1.2, as written (H×W×C, "120×1" for vectors): conv1 relu1 pool1 conv2 relu2 pool2 flatten1
+    # fc1 relu3 fc2 relu4 fc3.
+    "lenet-64x64-gray": {"layers": [
+        {"output_shape": "60 x 60 x 6", "params": 156},  # 64 − 5 + 1 = 60; 5²×1×6 + 6
+        None,
+        {"output_shape": "30 x 30 x 6"},  # (60 − 2)/2 + 1 = 30
+        {"output_shape": "26 x 26 x 16", "params": 416},  # 30 − 5 + 1 = 26; 5²×1×16 + 16
+        None,
+        {"output_shape": "15 x 15 x 16"},  # (30 − 2)/2 + 1 = 15
+        None,
+        {"output_shape": "120×1", "params": "432120"},  # 15²×16×120 + 120
+        None,
+        {"output_shape": "84×1", "params": 10164},
+        None,
+        {"output_shape": "20×1", "params": 850},
+    ], "total_params": "443706"},  # 156 + 416 + 432120 + 10164 + 850
+    # 003 Task 3.1: "(1*3*3*6+6)+0+(6*5*5*16+16)+0+(16*6*27*256)+256*4 = 667,052", for both CNNs,
+    # and "36*120*100 + 100*100 + 100*100 + 100*4 = 452,400" for the fully connected net.
+    "gaze-cnn": {"total_params": "667,052"},
+    "gaze-cnn-bn": {"total_params": "667,052"},
+    "gaze-fc-deep": {"total_params": "452,400"},
+}
+
+
 def get_preset(preset_id: str) -> Preset:
     """The preset with this id; a ``SpecError`` listing the valid ids if there is none."""
     if preset_id in PRESETS:

@@ -7,27 +7,9 @@ from hypothesis import strategies as st
 
 from cnnedu.analysis import analyze
 from cnnedu.answers import AnswersError, grade
-from cnnedu.zoo import PRESETS, preset_spec
+from cnnedu.zoo import DOCUMENT_ANSWERS, PRESETS, preset_spec
 
-# 000 Task 1.2, transcribed as the document writes it (H×W×C, "120×1" for vectors), layer by layer of the
-# preset lenet-64x64-gray: conv1 relu1 pool1 conv2 relu2 pool2 flatten1 fc1 relu3 fc2 relu4 fc3.
-TASK_1_2 = {
-    "layers": [
-        {"output_shape": "60 x 60 x 6", "params": 156},  # Layer_1: 64 − 5 + 1 = 60; 5²×1×6 + 6
-        None,
-        {"output_shape": "30 x 30 x 6"},  # MaxPool: (60 − 2)/2 + 1 = 30
-        {"output_shape": "26 x 26 x 16", "params": 416},  # Layer_2: 30 − 5 + 1 = 26; 5²×1×16 + 16 (wrong)
-        None,
-        {"output_shape": "15 x 15 x 16"},  # MaxPool: (30 − 2)/2 + 1 = 15 (wrong: pools conv2's input)
-        None,
-        {"output_shape": "120×1", "params": "432120"},  # fc1: 15²×16×120 + 120 (wrong, carried forward)
-        None,
-        {"output_shape": "84×1", "params": 10164},
-        None,
-        {"output_shape": "20×1", "params": 850},  # fc3: 20×1 (wrong: 10 classes)
-    ],
-    "total_params": "443706",  # 156 + 416 + 432120 + 10164 + 850
-}
+TASK_1_2 = DOCUMENT_ANSWERS["lenet-64x64-gray"]  # 000 Task 1.2 as the document writes it
 
 
 def verdicts_by_key(report):

@@ -95,3 +95,17 @@ def test_check_page_marks_a_hand_calculation():
     assert at.metric[0].value == "0 of 1"
     verdicts = at.dataframe[-1].value
     assert verdicts.iloc[0]["correct"].replace(",", "") == "62006"
+
+
+def test_check_page_loads_the_documents_hand_calculation_and_names_its_mistakes():
+    at = open_page("views/check.py")
+    at.selectbox(key="check_arch").set_value("lenet-64x64-gray")
+    at.run()
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "8 of 13"  # 7 shapes, 5 counts, the total; 5 wrong
+    verdicts = at.dataframe[-1].value
+    hints = " ".join(verdicts["likely mistake"])
+    assert "pooled the 30×30 input of conv2 instead of its 26×26 output" in hints
+    assert "1 input channel" in hints and "15×15×16 = 3600" in hints
