@@ -80,3 +80,7 @@ st.dataframe(pd.DataFrame([{
     "likely mistake": v.hint or v.note, "formula": v.formula} for v in report.verdicts]),
     hide_index=True, width="stretch", height=min(35 * (len(report.verdicts) + 1) + 3, 800),
     column_config={"likely mistake": st.column_config.TextColumn(width="large")})
+for v in report.verdicts:  # the hints in full, one per wrong answer
+    if not v.ok:
+        where = "The total" if v.layer is None else f"Layer {v.layer} ({spec.names()[v.layer]}), {v.field.replace('_', ' ')}"
+        st.markdown(f":red[**{where}:**] {v.hint}")
