@@ -9,18 +9,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnedu.zoo import preset_spec
+from tests.helpers import open_page
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    assert not at.exception
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+
 
 
 def analysis_table(at: AppTest):

@@ -13,6 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnedu.export import export_bytes
+from tests.helpers import open_page
 from tests.test_inspect import train_tiny_run
 
 
@@ -29,14 +30,7 @@ def run_id(store, monkeypatch) -> str:
     return rid
 
 
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=120)
-    at.run()
-    assert not at.exception
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+
 
 
 def png(size=(40, 30), mode="L", seed=0) -> bytes:

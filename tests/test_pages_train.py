@@ -4,35 +4,15 @@ result; bad settings are messages, not exceptions; the Runs page overlays runs a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
 from cnnedu import runs
-from cnnedu.train import TrainConfig
-
-APP = Path(__file__).resolve().parents[1] / "app.py"
-TINY = {"name": "tiny", "input_shape": [1, 16, 16], "num_classes": 4, "layers": [
-    {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-    {"type": "MaxPool2d", "kernel_size": 2},
-    {"type": "Flatten"}, {"type": "Linear", "out_features": 4}]}
+from tests import helpers
+from tests.helpers import open_page
 
 
-def tiny(**overrides) -> TrainConfig:
-    settings = dict(arch=TINY, dataset="synthetic", n_train=300, n_test=100, epochs=2, batch_size=32,
-                    optimizer="adam", lr=0.003, seed=0, threads=1)
-    settings.update(overrides)
-    return TrainConfig(**settings)
-
-
-def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    at.switch_page(page)
-    at.query_params.update(query or {})
-    at.run()
-    assert not at.exception, at.exception
-    return at
+def tiny(**overrides):
+    return helpers.tiny(**{"n_train": 300, "n_test": 100, **overrides})
 
 
 def texts(elements) -> str:

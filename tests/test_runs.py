@@ -19,22 +19,11 @@ import torch
 from cnnedu import runs
 from cnnedu.errors import RunStoreError
 from cnnedu.train import TrainConfig
+from tests.helpers import tiny
 
 REPO = Path(__file__).resolve().parent.parent
 
-TINY = {"name": "tiny", "input_shape": [1, 16, 16], "num_classes": 4, "layers": [
-    {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-    {"type": "MaxPool2d", "kernel_size": 2},
-    {"type": "Conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-    {"type": "MaxPool2d", "kernel_size": 2},
-    {"type": "Flatten"}, {"type": "Linear", "out_features": 4}]}
 
-
-def tiny(**overrides) -> TrainConfig:
-    settings = dict(arch=TINY, dataset="synthetic", n_train=800, n_test=200, epochs=2, batch_size=32,
-                    optimizer="adam", lr=0.003, seed=0, threads=1)
-    settings.update(overrides)
-    return TrainConfig(**settings)
 
 
 def wait_for(condition, timeout: float = 60.0, what: str = "condition"):

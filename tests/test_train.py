@@ -10,22 +10,7 @@ import torch
 
 from cnnedu.errors import TrainError
 from cnnedu.train import OPTIMIZERS, SCHEDULERS, TrainConfig, train
-
-# A small, fast network for 1×16×16 images of 4 classes (no BatchNorm, so a huge learning rate diverges).
-TINY = {"name": "tiny", "input_shape": [1, 16, 16], "num_classes": 4, "layers": [
-    {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-    {"type": "MaxPool2d", "kernel_size": 2},
-    {"type": "Conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-    {"type": "MaxPool2d", "kernel_size": 2},
-    {"type": "Flatten"}, {"type": "Linear", "out_features": 4}]}
-
-
-def tiny(**overrides) -> TrainConfig:
-    # One thread: on a busy 2-core machine, two PyTorch threads can be many times slower than one.
-    settings = dict(arch=TINY, dataset="synthetic", n_train=800, n_test=200, epochs=2, batch_size=32,
-                    optimizer="adam", lr=0.003, seed=0, threads=1)
-    settings.update(overrides)
-    return TrainConfig(**settings)
+from tests.helpers import TINY, tiny
 
 
 def collect(config: TrainConfig, **kwargs):
