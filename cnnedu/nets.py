@@ -11,6 +11,7 @@ The residual and MobileNet blocks read like torchvision's ``models/resnet.py``: 
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,7 +156,8 @@ def trace(spec: Spec | dict[str, Any] | str, device: str | torch.device = "meta"
             try:
                 module = _make_layer(index, result, shape)
                 module.eval()
-                with torch.no_grad():
+                with torch.no_grad(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # said in our words by _warnings()
                     y = module(x)
             except ArchitectureError as err:
                 result.error = err
@@ -307,6 +309,11 @@ def _check_window(where: str, index: int, shape: tuple[int, ...], kernel: Any, p
 def _warnings(index: int, name: str, layer: dict[str, Any], shape: tuple[int, ...]) -> list[str]:
     """A stride that does not divide evenly drops border pixels: say how many."""
     p = params(layer)
+    if layer["type"] == "Conv2d" and p["padding"] == "same":
+        k = pair(p["kernel_size"])
+        if k[0] % 2 == 0 or k[1] % 2 == 0:
+            return [f"Layer {index} ({name}): padding \"same\" with an even kernel pads one pixel more on the "
+                    "bottom/right than on the top/left. An odd kernel (3, 5) pads evenly."]
     if layer["type"] not in ("Conv2d", "MaxPool2d", "AvgPool2d") or isinstance(p["padding"], str):
         return []
     if layer["type"] == "MaxPool2d" and p["ceil_mode"]:

@@ -54,6 +54,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 #: The learning rate used when a config leaves ``lr`` empty: the usual starting point for each optimizer.
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001}
+#: How each optimizer is written in messages.
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
@@ -336,7 +338,7 @@ def divergence_message(config: TrainConfig, epoch: int, step: int, value: float,
         start = f" (it started near {first:.3g})" if first is not None and math.isfinite(first) else ""
         what = f"exploded to {value:.3g}{start}"
     lr, opt = config.learning_rate, config.optimizer
-    name = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}[opt]
+    name = OPTIMIZER_NAMES[opt]
     head = f"The loss {what} at epoch {epoch}, step {step}: "
     if lr > (0.05 if opt == "sgd" else 0.003):
         try_ = ("Try 0.01 or 0.001, or Adam with 0.001." if opt == "sgd"
@@ -359,7 +361,7 @@ def chance_warning(config: TrainConfig, test_acc: float, num_classes: int) -> st
     tips = f"try a smaller learning rate (e.g. {config.learning_rate / 10:g}), "
     tips += "normalize the inputs, " if not config.normalize else ""
     return (f"The test accuracy {test_acc:.1%} is about what guessing gives ({chance:.0%} for {num_classes} "
-            f"classes): the network did not learn. With {config.optimizer} and learning rate "
+            f"classes): the network did not learn. With {OPTIMIZER_NAMES[config.optimizer]} and learning rate "
             f"{config.learning_rate:g}, {tips}or train for more epochs.")
 
 

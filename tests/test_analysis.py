@@ -167,3 +167,20 @@ def test_block_rows_are_measured_in_one_walk_and_ignore_other_threads():
         stop.set()
         worker.join()
     assert not torch_module._global_forward_hooks
+
+
+def test_same_padding_with_an_even_kernel_is_explained_not_a_torch_warning(recwarn):
+    spec = {"input_shape": [1, 8, 8], "num_classes": 2, "layers": [
+        {"type": "Conv2d", "out_channels": 2, "kernel_size": 4, "padding": "same"},
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 2}]}
+    result = analyze(spec)
+    assert result.ok and result.rows[0].output_shape == (2, 8, 8)
+    assert any("even kernel" in message for _, message in result.warnings)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_an_unnamed_layer_added_to_a_preset_gets_a_free_name():
+    spec = preset_spec("lenet-cifar10").to_dict()  # its layers are named conv1, pool1, fc1, ...
+    spec["layers"].insert(8, {"type": "Linear", "out_features": 120})
+    names = analyze(spec).spec.names()
+    assert len(set(names)) == len(names) and "fc4" in names
