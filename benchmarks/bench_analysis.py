@@ -16,29 +16,17 @@ largest median is over the budget).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from timing import median_ms  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 from cnnedu.analysis import analyze  # noqa: E402
 from cnnedu.nets import build_model, trace  # noqa: E402
 from cnnedu.zoo import PRESETS, preset_spec  # noqa: E402
-
-
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def main() -> int:

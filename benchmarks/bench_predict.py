@@ -19,7 +19,6 @@ import io
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,6 +27,7 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
+from timing import median_ms  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 from cnnedu.export import export_bytes, meta_for_spec  # noqa: E402
 from cnnedu.nets import build_model, count_params  # noqa: E402
@@ -36,17 +36,6 @@ from cnnedu.zoo import preset_spec  # noqa: E402
 
 NETWORKS = ("lenet-cifar10", "resnet-cifar10")
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-
-def median_ms(fn, runs: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:
