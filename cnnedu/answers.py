@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnedu.analysis import Analysis, Row, analyze, window_output
-from cnnedu.errors import CnnEduError
+from cnnedu.errors import AnswersError, CnnEduError
 from cnnedu.nets import trace
 from cnnedu.spec import Spec, pair, parse_spec
 from cnnedu.spec import params as layer_params
@@ -40,10 +40,6 @@ _TOTAL_KEYS = ("total_params", "total", "total_parameters", "params_total")
 _IGNORED_KEYS = ("name", "arch", "spec", "note", "notes", "comment", "student", "description")
 _WINDOW_TYPES = ("Conv2d", "MaxPool2d", "AvgPool2d")
 _BLOCK_TYPES = ("DepthwiseSeparable", "BasicBlock", "Bottleneck")
-
-
-class AnswersError(CnnEduError):
-    """Answers that cannot be read: not JSON, an unknown layer, a value that is neither a shape nor a count."""
 
 
 @dataclass

@@ -40,6 +40,11 @@ class ArchitectureError(CnnEduError):
         self.needed = needed
 
 
+class AnswersError(CnnEduError):
+    """Hand-calculation answers that cannot be read: not JSON, an unknown layer, a value that is neither a
+    shape nor a count."""
+
+
 class DataError(CnnEduError):
     """A dataset that cannot be found, downloaded, read or fitted to the network."""
 
