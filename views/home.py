@@ -13,12 +13,21 @@ the formula and your numbers in it. Change a kernel size or a stride and watch t
 
 Then **Check my answer**: type in the sizes and parameter counts you worked out by hand and get each one
 marked, with the correct formula and the likely mistake (a missing bias, the wrong input channels, a
-pooling forgotten…).
+pooling forgotten…). The coursework's own hand calculations are there too, mistakes included.
+
+**Train** a short run on synthetic shapes (offline), Fashion-MNIST, MNIST, CIFAR-10 or your own image
+folder, with the augmentation, optimizer and learning-rate schedule of your choice, and watch the curves
+come in. **Runs** puts several runs side by side (the learning-rate and optimizer sweeps). **Look inside**
+a trained network: its filters, feature maps, confusion matrix and mistakes. **Predict** exports it to
+ONNX and classifies your own images with onnxruntime.
 """
 )
-cols = st.columns(2)
-cols[0].page_link("views/build.py", label="Build a network", icon="🧱")
-cols[1].page_link("views/check.py", label="Check my answer", icon="✅")
+cols = st.columns(6)
+for col, (path, label, icon) in zip(cols, [
+        ("views/build.py", "Build", "🧱"), ("views/check.py", "Check my answer", "✅"),
+        ("views/train.py", "Train", "🏋️"), ("views/runs.py", "Runs", "📊"),
+        ("views/inside.py", "Look inside", "🔍"), ("views/predict.py", "Predict", "🔮")], strict=True):
+    col.page_link(path, label=label, icon=icon)
 
 st.subheader("The coursework networks")
 st.dataframe(
