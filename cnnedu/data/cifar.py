@@ -31,7 +31,7 @@ import torch
 
 from cnnedu import paths
 from cnnedu.data.dataset import Dataset, Progress
-from cnnedu.data.download import DownloadFailed, download, offline_alternatives
+from cnnedu.data.download import DownloadFailed, download, files_key, offline_alternatives, read_each
 from cnnedu.errors import DataError
 
 BASE_FOLDER = "cifar-10-batches-py"
@@ -179,13 +179,9 @@ def load_cifar10(*, data_dir: str | Path | None = None, download: bool = True,
     """All 50,000 + 10,000 CIFAR-10 images as uint8 [N, 3, 32, 32] (cached in memory: treat as read-only)."""
     folder = _fetch(data_dir, download, progress)
     files = [folder / name for name in TRAIN_FILES + TEST_FILES]
-    key = (str(folder.resolve()),) + tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    key = files_key(folder, files)
     if key not in _CACHE:
-        parts = []
-        for i, f in enumerate(files):
-            if progress:
-                progress(i / len(files), f"reading CIFAR-10 {f.name}")
-            parts.append(_read_batch(f))
+        parts = read_each(files, _read_batch, "CIFAR-10", progress)
         train = parts[:len(TRAIN_FILES)]
         test = parts[len(TRAIN_FILES):]
         _CACHE[key] = (torch.from_numpy(np.concatenate([x for x, _ in train])),

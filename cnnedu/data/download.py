@@ -127,3 +127,18 @@ def offline_alternatives(instead_of: str) -> str:
         "folder": "'folder' (your own images, one sub-folder per class)",
     }
     return "Datasets that work offline: " + ", ".join(v for k, v in options.items() if k != instead_of) + "."
+
+
+def files_key(folder: Path, files: list[Path]) -> tuple:
+    """A cache key for data read from ``files``: it changes when any file is replaced or edited."""
+    return (str(folder.resolve()),) + tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+
+
+def read_each(files: list[Path], read, title: str, progress: Progress | None) -> list:
+    """``read(f)`` for every file, reporting "reading TITLE NAME" as it goes."""
+    out = []
+    for i, f in enumerate(files):
+        if progress:
+            progress(i / len(files), f"reading {title} {f.name}")
+        out.append(read(f))
+    return out

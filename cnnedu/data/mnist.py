@@ -24,7 +24,7 @@ import torch
 
 from cnnedu import paths
 from cnnedu.data.dataset import Dataset, Progress
-from cnnedu.data.download import DownloadFailed, download, offline_alternatives
+from cnnedu.data.download import DownloadFailed, download, files_key, offline_alternatives, read_each
 from cnnedu.data.idx import read_idx
 from cnnedu.errors import DataError
 
@@ -143,13 +143,9 @@ def _download(family: _Family, data_dir: str | Path | None, progress: Progress |
 
 def _decode(folder: Path, files: list[Path], family: _Family,
             progress: Progress | None) -> tuple[torch.Tensor, ...]:
-    key = (str(folder.resolve()),) + tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    key = files_key(folder, files)
     if key not in _CACHE:
-        arrays = []
-        for i, f in enumerate(files):
-            if progress:
-                progress(i / len(files), f"reading {family.title} {f.name}")
-            arrays.append(read_idx(f))
+        arrays = read_each(files, read_idx, family.title, progress)
         train_x, train_y, test_x, test_y = arrays
         for images, labels, split in ((train_x, train_y, "train"), (test_x, test_y, "test")):
             if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
