@@ -29,6 +29,7 @@ from tests.e2e_helpers import (
     chromium_missing_message,
     streamlit_server,
 )
+from tests.helpers import train_tiny_run
 
 _E2E_FIXTURES = {"app_server", "browser_page"}
 
@@ -78,3 +79,18 @@ def browser_page() -> Iterator[object]:
             context.close()
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def _trained_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A run store with one finished tiny run, trained once per test module (about a second)."""
+    home = tmp_path_factory.mktemp("trained-home")
+    return home, train_tiny_run(home)
+
+
+@pytest.fixture
+def finished_run(_trained_home: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The id of a finished tiny run; CNNEDU_HOME points at its run store."""
+    home, run_id = _trained_home
+    monkeypatch.setenv("CNNEDU_HOME", str(home))
+    return run_id

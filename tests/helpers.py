@@ -3,6 +3,7 @@ opening one page of the app in Streamlit's AppTest."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -39,3 +40,34 @@ def open_page(page: str, query: dict[str, str] | None = None, timeout: float = 6
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+# A tiny CNN with named layers, for the tests that look inside a finished run.
+TINY_SPEC = {"name": "tiny-cnn", "input_shape": [1, 16, 16], "num_classes": 4, "layers": [
+    {"type": "Conv2d", "out_channels": 6, "kernel_size": 3, "name": "conv1"}, {"type": "ReLU"},
+    {"type": "MaxPool2d", "kernel_size": 2},
+    {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "name": "conv2"}, {"type": "ReLU"},
+    {"type": "Flatten"}, {"type": "Linear", "out_features": 4, "name": "fc"}]}
+
+
+def train_tiny_run(home: Path, *, epochs: int = 2, n_test: int = 120) -> str:
+    """Train a tiny CNN on 16×16 synthetic shapes (4 classes) into the run store at ``home``; ~1 s.
+
+    Used through the ``finished_run`` fixture (tests/conftest.py) and by tests/test_e2e_predict.py.
+    """
+    from cnnedu.runs import run_inline
+    from cnnedu.train import TrainConfig
+
+    old = os.environ.get("CNNEDU_HOME")
+    os.environ["CNNEDU_HOME"] = str(home)
+    try:
+        config = TrainConfig(arch=TINY_SPEC, dataset="synthetic", n_train=400, n_test=n_test, epochs=epochs,
+                             batch_size=32, optimizer="adam", lr=0.01, threads=1, seed=3)
+        run_id, result = run_inline(config)
+    finally:
+        if old is None:
+            os.environ.pop("CNNEDU_HOME", None)
+        else:
+            os.environ["CNNEDU_HOME"] = old
+    assert result is not None and result.status == "done", result and result.message
+    return run_id

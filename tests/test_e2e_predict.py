@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e_helpers import REPO_ROOT, assert_no_exception, open_app, screenshot, wait_for_app
-from tests.test_inspect import train_tiny_run
+from tests.helpers import train_tiny_run
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,7 @@ Real torch modules, a real (tiny) training run in a real run store; no mocks.
 from __future__ import annotations
 
 import json
-import os
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,48 +15,6 @@ from torch import nn
 
 from cnnedu import inspect_model as im
 from cnnedu.errors import CnnEduError, RunStoreError
-
-TINY_SPEC = {"name": "tiny-cnn", "input_shape": [1, 16, 16], "num_classes": 4, "layers": [
-    {"type": "Conv2d", "out_channels": 6, "kernel_size": 3, "name": "conv1"}, {"type": "ReLU"},
-    {"type": "MaxPool2d", "kernel_size": 2},
-    {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "name": "conv2"}, {"type": "ReLU"},
-    {"type": "Flatten"}, {"type": "Linear", "out_features": 4, "name": "fc"}]}
-
-
-def train_tiny_run(home: Path, *, epochs: int = 2, n_test: int = 120) -> str:
-    """Train a tiny CNN on 16×16 synthetic shapes (4 classes) into the run store at ``home``; ~1 s.
-
-    Used by this file, tests/test_pages_predict.py and tests/test_e2e_predict.py.
-    """
-    from cnnedu.runs import run_inline
-    from cnnedu.train import TrainConfig
-
-    old = os.environ.get("CNNEDU_HOME")
-    os.environ["CNNEDU_HOME"] = str(home)
-    try:
-        config = TrainConfig(arch=TINY_SPEC, dataset="synthetic", n_train=400, n_test=n_test, epochs=epochs,
-                             batch_size=32, optimizer="adam", lr=0.01, threads=1, seed=3)
-        run_id, result = run_inline(config)
-    finally:
-        if old is None:
-            os.environ.pop("CNNEDU_HOME", None)
-        else:
-            os.environ["CNNEDU_HOME"] = old
-    assert result is not None and result.status == "done", result and result.message
-    return run_id
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> tuple[Path, str]:
-    home = tmp_path_factory.mktemp("inspect-home")
-    return home, train_tiny_run(home)
-
-
-@pytest.fixture
-def run_home(tiny_run, monkeypatch) -> str:
-    home, run_id = tiny_run
-    monkeypatch.setenv("CNNEDU_HOME", str(home))
-    return run_id
 
 
 def rgb_net() -> nn.Sequential:
@@ -188,24 +144,24 @@ def test_evaluate_predictions_normalizes_with_the_runs_statistics():
 # ------------------------------------------------------------------------------------------- a real run
 
 
-def test_run_test_data_is_the_test_set_the_run_was_scored_on(run_home):
-    loaded = im.run_model(run_home)
-    data = im.run_test_data(run_home)
+def test_run_test_data_is_the_test_set_the_run_was_scored_on(finished_run):
+    loaded = im.run_model(finished_run)
+    data = im.run_test_data(finished_run)
     assert data.x.shape == (120, 1, 16, 16) and data.x.dtype == torch.uint8 and len(data.classes) == 4
     preds, _ = im.evaluate_predictions(loaded.model, loaded.meta, data.x)
-    results = json.loads((im._run_folder(run_home) / "results.json").read_text())
+    results = json.loads((im._run_folder(finished_run) / "results.json").read_text())
     assert float((preds == data.y.numpy()).mean()) == pytest.approx(results["test_acc"])
 
 
-def test_confusion_from_results_json_and_recomputed_agree(run_home):
-    saved = im.confusion(run_home)
+def test_confusion_from_results_json_and_recomputed_agree(finished_run):
+    saved = im.confusion(finished_run)
     assert saved.source == "results.json"
     assert sum(map(sum, saved.matrix)) == 120 and len(saved.matrix) == 4
-    results_file = im._run_folder(run_home) / "results.json"
+    results_file = im._run_folder(finished_run) / "results.json"
     original = results_file.read_text()
     try:
         results_file.write_text(json.dumps({k: v for k, v in json.loads(original).items() if k != "confusion"}))
-        again = im.confusion(run_home)
+        again = im.confusion(finished_run)
     finally:
         results_file.write_text(original)
     assert again.source == "recomputed" and again.matrix == saved.matrix
@@ -215,8 +171,8 @@ def test_confusion_from_results_json_and_recomputed_agree(run_home):
     assert total_wrong == 120 - sum(saved.matrix[i][i] for i in range(4))
 
 
-def test_loading_for_export_takes_a_run_or_a_preset(run_home):
-    run = im.load_for_export(run_home)
+def test_loading_for_export_takes_a_run_or_a_preset(finished_run):
+    run = im.load_for_export(finished_run)
     assert run.source == "run" and run.meta.classes == ["ring", "cross", "horizontal bar", "vertical bar"]
     assert run.meta.input_shape == (1, 16, 16) and run.weights_mtime is not None
     preset = im.load_for_export("lenet-cifar10")

@@ -8,29 +8,11 @@ import io
 
 import numpy as np
 import onnx
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnedu.export import export_bytes
 from tests.helpers import open_page
-from tests.test_inspect import train_tiny_run
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    home = tmp_path_factory.mktemp("pages-home")
-    return home, train_tiny_run(home)
-
-
-@pytest.fixture
-def run_id(store, monkeypatch) -> str:
-    home, rid = store
-    monkeypatch.setenv("CNNEDU_HOME", str(home))
-    return rid
-
-
-
 
 
 def png(size=(40, 30), mode="L", seed=0) -> bytes:
@@ -57,12 +39,12 @@ def test_predict_page_without_runs_says_how_to_get_one():
     assert any("no finished training run" in i.value for i in at.info)
 
 
-def test_predict_page_exports_the_run_and_predicts_uploaded_images(run_id):
+def test_predict_page_exports_the_run_and_predicts_uploaded_images(finished_run):
     at = open_page("views/predict.py")
-    assert at.selectbox(key="predict_run").value == run_id
+    assert at.selectbox(key="predict_run").value == finished_run
     assert any("Parity check" in s.value for s in at.success)
     # the synthetic samples are preselected for a synthetic run: each one is predicted
-    assert "synthetic/0-ring.png" in at.multiselect(key="predict_samples:" + run_id).value
+    assert "synthetic/0-ring.png" in at.multiselect(key="predict_samples:" + finished_run).value
     at.file_uploader(key="predict_images").set_value([("photo.png", png(), "image/png"),
                                                      ("broken.png", png()[:80], "image/png"),
                                                      ("colour.png", png(mode="RGB", seed=2), "image/png")])
@@ -77,9 +59,9 @@ def test_predict_page_exports_the_run_and_predicts_uploaded_images(run_id):
     assert len(charts) == text.count("→ **")
 
 
-def test_options_change_the_conversion(run_id):
+def test_options_change_the_conversion(finished_run):
     at = open_page("views/predict.py")
-    at.multiselect(key="predict_samples:" + run_id).set_value([])
+    at.multiselect(key="predict_samples:" + finished_run).set_value([])
     at.file_uploader(key="predict_images").set_value(("photo.png", png((20, 10)), "image/png"))
     at.radio(key="predict_fit").set_value("letterbox")
     at.radio(key="predict_background").set_value("black")
@@ -90,10 +72,10 @@ def test_options_change_the_conversion(run_id):
     assert "padded with black" in notes and "colours inverted" in notes
 
 
-def test_uploaded_onnx_without_metadata_asks_for_it(run_id):
+def test_uploaded_onnx_without_metadata_asks_for_it(finished_run):
     from cnnedu.inspect_model import run_model
 
-    loaded = run_model(run_id)
+    loaded = run_model(finished_run)
     data, _ = export_bytes(loaded.model, loaded.meta)
     proto = onnx.load_from_string(data)
     del proto.metadata_props[:]
@@ -117,7 +99,7 @@ def test_uploaded_onnx_without_metadata_asks_for_it(run_id):
     assert "**photo.png** → **" in markdown(at)
 
 
-def test_garbage_onnx_upload_shows_an_error(run_id):
+def test_garbage_onnx_upload_shows_an_error(finished_run):
     at = open_page("views/predict.py")
     at.radio(key="predict_source").set_value("An .onnx file")
     at.run()
@@ -131,7 +113,7 @@ def test_garbage_onnx_upload_shows_an_error(run_id):
 # ------------------------------------------------------------------------------------------ Look inside
 
 
-def test_inside_page_shows_filters_maps_confusion_and_mistakes_first(run_id):
+def test_inside_page_shows_filters_maps_confusion_and_mistakes_first(finished_run):
     at = open_page("views/inside.py")
     headers = [h.value for h in at.header]
     assert headers == ["First-layer filters", "Feature maps", "Confusion matrix", "Test predictions, mistakes first"]
@@ -154,7 +136,7 @@ def test_inside_page_shows_filters_maps_confusion_and_mistakes_first(run_id):
     assert any(c.startswith("conv2: 8 maps of 5×5") for c in _image_captions(at))
 
 
-def test_inside_page_with_an_uploaded_image_and_a_broken_one(run_id):
+def test_inside_page_with_an_uploaded_image_and_a_broken_one(finished_run):
     at = open_page("views/inside.py")
     at.radio(key="inside_image_source").set_value("my own image")
     at.run()
