@@ -8,7 +8,7 @@ Browser (end-to-end) tests ask for these fixtures; a test that uses them is mark
 automatically (``pytest -m "not e2e"`` skips them):
     * ``app_server``: base URL (``http://localhost:PORT``) of ``streamlit run app.py``, started once
       per test session with its own temporary ``CNNEDU_HOME``;
-    * ``browser_page``: a Playwright page (sync API) in Debian's Chromium, 1400x1000, fresh per test.
+    * ``browser_page``: a Playwright page (sync API) in Debian's Chromium, 1280x720, fresh per test.
       If /usr/bin/chromium is missing the test FAILS with a message saying what to install.
 The helpers to use with them (``open_app``, ``wait_for_app``, ``screenshot``, ``assert_no_exception``)
 are in ``tests/e2e_helpers.py``.
@@ -65,7 +65,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def browser_page() -> Iterator[object]:
-    """A fresh Playwright page in headless Debian Chromium (1400x1000). Fails if Chromium is missing."""
+    """A fresh Playwright page in headless Debian Chromium (1280x720). Fails if Chromium is missing."""
     problem = chromium_missing_message()
     if problem:
         pytest.fail(problem)

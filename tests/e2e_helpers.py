@@ -46,7 +46,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1400, "height": 1000}
+VIEWPORT = {"width": 1280, "height": 720}  # a classroom projector
 SERVER_START_TIMEOUT_S = 60.0
 APP_RUN_TIMEOUT_MS = 60_000
 

@@ -31,7 +31,7 @@ def tiny(**overrides) -> TrainConfig:
 
 
 def open_page(page: str, query: dict[str, str] | None = None, timeout: float = 60) -> AppTest:
-    """Run app.py in AppTest, switch to ``page`` (e.g. "views/build.py") with ``query`` in the URL."""
+    """Run app.py in AppTest, switch to ``page`` (e.g. "pages/build.py") with ``query`` in the URL."""
     at = AppTest.from_file(str(APP), default_timeout=timeout)
     at.run()
     assert not at.exception, at.exception

@@ -33,7 +33,7 @@ def test_home_page_lists_the_coursework_networks():
 
 
 def test_build_page_shows_lenet_sizes_and_totals():
-    at = open_page("views/build.py")
+    at = open_page("pages/build.py")
     table = analysis_table(at)
     conv1 = table[table["layer"] == "conv1"].iloc[0]
     assert conv1["output"] == "6×28×28"
@@ -42,7 +42,7 @@ def test_build_page_shows_lenet_sizes_and_totals():
 
 
 def test_changing_the_input_size_updates_the_table():
-    at = open_page("views/build.py")
+    at = open_page("pages/build.py")
     at.selectbox(key="start_from").set_value("lenet-64x64-gray")
     at.run()
     before = analysis_table(at)
@@ -65,7 +65,7 @@ def test_changing_the_input_size_updates_the_table():
     ({"type": "Dropout", "p": 1.5}, ["p must be", "[0, 1)"]),
 ])
 def test_a_broken_layer_shows_an_error_and_no_exception(broken, words):
-    at = open_page("views/build.py")
+    at = open_page("pages/build.py")
     spec = preset_spec("lenet-cifar10").to_dict()
     spec["layers"].insert(3 if broken["type"] != "Linear" else 7, broken)
     at.session_state["build_spec"] = spec
@@ -77,7 +77,7 @@ def test_a_broken_layer_shows_an_error_and_no_exception(broken, words):
 
 
 def test_check_page_marks_a_hand_calculation():
-    at = open_page("views/check.py")
+    at = open_page("pages/check.py")
     at.selectbox(key="check_arch").set_value("lenet-cifar10")
     at.run()
     at.text_input(key="answers_lenet-cifar10_total").input("62006")
@@ -92,7 +92,7 @@ def test_check_page_marks_a_hand_calculation():
 
 
 def test_check_page_loads_the_documents_hand_calculation_and_names_its_mistakes():
-    at = open_page("views/check.py")
+    at = open_page("pages/check.py")
     at.selectbox(key="check_arch").set_value("lenet-64x64-gray")
     at.run()
     at.button[0].click()

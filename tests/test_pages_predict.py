@@ -35,12 +35,12 @@ def errors(at: AppTest) -> list[str]:
 
 
 def test_predict_page_without_runs_says_how_to_get_one():
-    at = open_page("views/predict.py")
+    at = open_page("pages/predict.py")
     assert any("no finished training run" in i.value for i in at.info)
 
 
 def test_predict_page_exports_the_run_and_predicts_uploaded_images(finished_run):
-    at = open_page("views/predict.py")
+    at = open_page("pages/predict.py")
     assert at.selectbox(key="predict_run").value == finished_run
     assert any("Parity check" in s.value for s in at.success)
     # the synthetic samples are preselected for a synthetic run: each one is predicted
@@ -60,7 +60,7 @@ def test_predict_page_exports_the_run_and_predicts_uploaded_images(finished_run)
 
 
 def test_options_change_the_conversion(finished_run):
-    at = open_page("views/predict.py")
+    at = open_page("pages/predict.py")
     at.multiselect(key="predict_samples:" + finished_run).set_value([])
     at.file_uploader(key="predict_images").set_value(("photo.png", png((20, 10)), "image/png"))
     at.radio(key="predict_fit").set_value("letterbox")
@@ -79,7 +79,7 @@ def test_uploaded_onnx_without_metadata_asks_for_it(finished_run):
     data, _ = export_bytes(loaded.model, loaded.meta)
     proto = onnx.load_from_string(data)
     del proto.metadata_props[:]
-    at = open_page("views/predict.py")
+    at = open_page("pages/predict.py")
     at.radio(key="predict_source").set_value("An .onnx file")
     at.run()
     at.file_uploader(key="predict_onnx_upload").set_value(("bare.onnx", proto.SerializeToString(),
@@ -100,7 +100,7 @@ def test_uploaded_onnx_without_metadata_asks_for_it(finished_run):
 
 
 def test_garbage_onnx_upload_shows_an_error(finished_run):
-    at = open_page("views/predict.py")
+    at = open_page("pages/predict.py")
     at.radio(key="predict_source").set_value("An .onnx file")
     at.run()
     at.file_uploader(key="predict_onnx_upload").set_value(("junk.onnx", b"not a model at all" * 20,
@@ -114,7 +114,7 @@ def test_garbage_onnx_upload_shows_an_error(finished_run):
 
 
 def test_inside_page_shows_filters_maps_confusion_and_mistakes_first(finished_run):
-    at = open_page("views/inside.py")
+    at = open_page("pages/inside.py")
     headers = [h.value for h in at.header]
     assert headers == ["First-layer filters", "Feature maps", "Confusion matrix", "Test predictions, mistakes first"]
     assert at.selectbox(key="inside_layer").options == ["conv1", "relu1", "pool1", "conv2", "relu2"]
@@ -137,7 +137,7 @@ def test_inside_page_shows_filters_maps_confusion_and_mistakes_first(finished_ru
 
 
 def test_inside_page_with_an_uploaded_image_and_a_broken_one(finished_run):
-    at = open_page("views/inside.py")
+    at = open_page("pages/inside.py")
     at.radio(key="inside_image_source").set_value("my own image")
     at.run()
     at.file_uploader(key="inside_upload").set_value(("bad.png", b"\x89PNG\r\n\x1a\n broken", "image/png"))

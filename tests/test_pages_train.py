@@ -28,7 +28,7 @@ def charts(at: AppTest) -> list[str]:
 
 
 def test_a_run_started_on_the_train_page_is_stored_survives_a_rerun_and_shows_its_result():
-    at = open_page("views/train.py")
+    at = open_page("pages/train.py")
     assert "press **Start training**" in texts(at.info)
     at.number_input(key="train_n_train").set_value(300)
     at.number_input(key="train_n_test").set_value(100)
@@ -49,7 +49,7 @@ def test_a_run_started_on_the_train_page_is_stored_survives_a_rerun_and_shows_it
     assert any(run_id in h.value for h in at.subheader)
 
     # A reload or a second tab: a new session that only has the run id in the address bar.
-    again = open_page("views/train.py", {"run": run_id})
+    again = open_page("pages/train.py", {"run": run_id})
     assert any(run_id in h.value for h in again.subheader)
     assert again.number_input(key="train_n_train").value == 300  # the run's settings come back too
     assert again.number_input(key="train_epochs").value == 1
@@ -71,7 +71,7 @@ def test_a_run_started_on_the_train_page_is_stored_survives_a_rerun_and_shows_it
 
 
 def test_bad_settings_show_an_error_and_no_run_starts():
-    at = open_page("views/train.py")
+    at = open_page("pages/train.py")
     at.number_input(key="train_lr").set_value(0.0)
     at.run()
     assert not at.exception
@@ -89,21 +89,21 @@ def test_bad_settings_show_an_error_and_no_run_starts():
 
 
 def test_the_settings_survive_a_visit_to_another_page():
-    at = open_page("views/train.py")
+    at = open_page("pages/train.py")
     at.number_input(key="train_n_train").set_value(1234)
     at.selectbox(key="train_optimizer").set_value("sgd")
     at.run()
     assert at.number_input(key="train_lr").value == 0.01  # SGD's usual learning rate
-    at.switch_page("views/runs.py")
+    at.switch_page("pages/runs.py")
     at.run()
-    at.switch_page("views/train.py")
+    at.switch_page("pages/train.py")
     at.run()
     assert at.number_input(key="train_n_train").value == 1234
     assert at.selectbox(key="train_optimizer").value == "sgd" and at.number_input(key="train_lr").value == 0.01
 
 
 def test_a_dataset_of_another_shape_says_it_will_be_converted():
-    at = open_page("views/train.py")
+    at = open_page("pages/train.py")
     at.selectbox(key="train_dataset").set_value("cifar10")
     at.run()
     info = texts(at.info)
@@ -113,7 +113,7 @@ def test_a_dataset_of_another_shape_says_it_will_be_converted():
 
 
 def test_the_augmentation_preview_shows_the_images_before_and_after():
-    at = open_page("views/train.py")
+    at = open_page("pages/train.py")
     at.number_input(key="train_crop").set_value(3)
     at.slider(key="train_flip").set_value(0.5)
     at.run()
@@ -125,7 +125,7 @@ def test_the_augmentation_preview_shows_the_images_before_and_after():
 def test_a_diverged_run_shows_the_explanation_as_an_error():
     run_id, result = runs.run_inline(tiny(optimizer="sgd", lr=1e4, momentum=0.9))
     assert result.status == "failed"
-    at = open_page("views/train.py", {"run": run_id})
+    at = open_page("pages/train.py", {"run": run_id})
     error = texts(at.error)
     assert "The run failed" in error and "learning rate 10000 is too large" in error
     assert at.number_input(key="train_lr").value == 1e4  # the failed settings, ready to fix
@@ -133,7 +133,7 @@ def test_a_diverged_run_shows_the_explanation_as_an_error():
 
 def test_a_running_run_can_be_cancelled_from_the_page():
     run_id = runs.start_run(tiny(n_train=4000, epochs=50))
-    at = open_page("views/train.py", {"run": run_id})
+    at = open_page("pages/train.py", {"run": run_id})
     assert at.button(key="train_cancel").label == "Cancel run"
     at.button(key="train_cancel").click()
     at.run()
@@ -150,10 +150,10 @@ def test_a_running_run_can_be_cancelled_from_the_page():
 def test_the_runs_page_overlays_two_runs_names_what_differs_and_deletes_one():
     fast, _ = runs.run_inline(tiny(lr=0.01))
     slow, _ = runs.run_inline(tiny(lr=0.001))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     table = at.dataframe[0].value
     assert list(table["run"]) == [slow, fast]  # newest first
-    assert set(table["lr"]) == {0.01, 0.001} and set(table["status"]) == {"✅ done"}
+    assert set(table["lr"]) == {0.01, 0.001} and set(table["status"]) == {"✓ done"}
     assert table["best test acc"].notna().all()
 
     assert set(at.multiselect(key="runs_compare").value) == {fast, slow}
@@ -187,7 +187,7 @@ def test_compare_on_the_train_page_overlays_the_run_with_the_one_before_it():
     first, _ = runs.run_inline(tiny(lr=0.01))
     second, _ = runs.run_inline(tiny(lr=0.001))
     runs.run_inline(tiny(lr=0.1))  # a later run stays out of it
-    at = open_page("views/train.py", {"run": second})
+    at = open_page("pages/train.py", {"run": second})
     at.button(key="train_compare").click()
     at.run()
     assert not at.exception, at.exception
@@ -198,11 +198,11 @@ def test_compare_on_the_train_page_overlays_the_run_with_the_one_before_it():
 def test_the_comparison_comes_from_the_address_bar_and_a_running_run_must_be_cancelled_before_deleting():
     first, _ = runs.run_inline(tiny())
     runs.run_inline(tiny(seed=1))
-    at = open_page("views/runs.py", {"compare": first})
+    at = open_page("pages/runs.py", {"compare": first})
     assert at.multiselect(key="runs_compare").value == [first]
 
     busy = runs.start_run(tiny(n_train=4000, epochs=50))
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     at.selectbox(key="runs_target").set_value(busy)
     at.run()
     assert at.button(key="runs_ask_delete").disabled
@@ -215,6 +215,6 @@ def test_the_comparison_comes_from_the_address_bar_and_a_running_run_must_be_can
 
 
 def test_the_runs_page_without_runs_says_how_to_start_one():
-    at = open_page("views/runs.py")
+    at = open_page("pages/runs.py")
     assert "No training runs yet" in texts(at.info)
     assert any(link.label == "Go to the Train page" for link in at.get("page_link"))

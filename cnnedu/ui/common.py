@@ -3,9 +3,7 @@ error display, the analysis table and totals."""
 
 from __future__ import annotations
 
-import base64
-import json
-import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -14,59 +12,60 @@ import streamlit as st
 from cnnedu.analysis import Analysis, human_bytes, human_count
 from cnnedu.errors import CnnEduError
 from cnnedu.spec import Spec, parse_spec
+from cnnedu.ui.state import keep, the_build
 from cnnedu.zoo import PRESETS, preset_spec
 
-BUILD_KEY = "build_spec"  # the current build, as a spec dict, in st.session_state
 DEFAULT_PRESET = "lenet-cifar10"
-
-
-def encode_spec(spec: dict[str, Any]) -> str:
-    """A spec as a short URL-safe string (zlib + base64), so the current build lives in the address bar."""
-    raw = json.dumps(spec, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
-
-
-def decode_spec(text: str) -> dict[str, Any]:
-    padded = text + "=" * (-len(text) % 4)
-    return json.loads(zlib.decompress(base64.urlsafe_b64decode(padded.encode())))
+CURRENT_BUILD = "(current build)"  # the network picker's option for the Build page's network
 
 
 def current_build() -> dict[str, Any]:
-    """The spec being built: from this session, else from the URL (after a reload), else a preset."""
-    if BUILD_KEY not in st.session_state:
-        spec = None
-        if "spec" in st.query_params:
-            try:
-                spec = decode_spec(st.query_params["spec"])
-            except (ValueError, zlib.error, json.JSONDecodeError):
-                st.warning("The spec in the address bar could not be read; starting from a preset instead.")
-        st.session_state[BUILD_KEY] = spec or preset_spec(DEFAULT_PRESET).to_dict()
-    return st.session_state[BUILD_KEY]
-
-
-def set_build(spec: dict[str, Any]) -> None:
-    st.session_state[BUILD_KEY] = spec
-    st.query_params["spec"] = encode_spec(spec)
+    """The spec being built (cnnedu.ui.state keeps it; a coursework preset until the student changes it)."""
+    return the_build(preset_spec(DEFAULT_PRESET).to_dict())
 
 
 def show_error(err: CnnEduError, prefix: str = "") -> None:
-    st.error(f"{prefix}{err}", icon="🚫")
+    st.error(f"{prefix}{err}", icon=":material/error:")
 
 
-def arch_picker(label: str = "Architecture", key: str = "arch") -> tuple[str, Spec | None]:
-    """Pick a coursework preset or the current build. Returns (label for the run, validated spec or None)."""
-    options = ["(current build)", *PRESETS]
-    names = {"(current build)": "Current build (from the Build page)",
+@dataclass(frozen=True)
+class NetworkChoice:
+    """The network picked on a page: a coursework preset, or the current build of the Build page."""
+
+    key: str  # a preset id, or CURRENT_BUILD
+    spec: Spec | None  # None when the current build is not a valid network
+
+    @property
+    def is_build(self) -> bool:
+        return self.key == CURRENT_BUILD
+
+    @property
+    def arch(self) -> str | dict[str, Any]:
+        """What a training run is given: the preset id, or the build's spec itself."""
+        return self.spec.to_dict() if self.is_build and self.spec is not None else self.key
+
+    @property
+    def title(self) -> str:
+        """How the run names the network: the preset id or the build's name."""
+        return (self.spec.name if self.spec is not None else "current build") if self.is_build else self.key
+
+
+def arch_picker(label: str = "Architecture", key: str = "arch", default: str = CURRENT_BUILD) -> NetworkChoice:
+    """Pick a coursework preset or the current build (kept across pages); shows why the build is invalid."""
+    options = [CURRENT_BUILD, *PRESETS]
+    names = {CURRENT_BUILD: "Current build (from the Build page)",
              **{k: f"{p.title} — {k}" for k, p in PRESETS.items()}}
+    keep(key, default)
+    if st.session_state[key] not in options:
+        st.session_state[key] = default
     choice = st.selectbox(label, options, format_func=names.get, key=key)
-    if choice == "(current build)":
+    if choice == CURRENT_BUILD:
         try:
-            spec = parse_spec(current_build())
+            return NetworkChoice(choice, parse_spec(current_build()))
         except CnnEduError as err:
             show_error(err, "The current build is not valid: ")
-            return choice, None
-        return spec.name, spec
-    return choice, preset_spec(choice)
+            return NetworkChoice(choice, None)
+    return NetworkChoice(choice, preset_spec(choice))
 
 
 def analysis_frame(result: Analysis) -> pd.DataFrame:
@@ -85,7 +84,7 @@ def analysis_frame(result: Analysis) -> pd.DataFrame:
     if result.error is not None:
         index = result.error.layer if result.error.layer is not None else len(result.spec.layers)
         name = result.spec.names()[index] if index < len(result.spec.layers) else "output"
-        rows.append({"#": str(index), "layer": f"❌ {name}", "type": result.spec.layers[index]["type"]
+        rows.append({"#": str(index), "layer": f"✗ {name}", "type": result.spec.layers[index]["type"]
                      if index < len(result.spec.layers) else "", "input": result.error.received or "",
                      "output": "—", "output size formula": str(result.error), "params": None,
                      "params formula": "", "MACs": None, "memory / image": "", "note": ""})

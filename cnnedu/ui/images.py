@@ -49,7 +49,7 @@ def finished_runs() -> list[Any]:
     try:
         return [r for r in list_runs() if r.status == "done"]
     except CnnEduError as err:
-        st.error(str(err), icon="🚫")
+        st.error(str(err), icon=":material/error:")
         return []
 
 
@@ -63,7 +63,7 @@ def pick_run(key: str, label: str = "Finished run") -> str | None:
     runs = finished_runs()
     if not runs:
         st.info("There is no finished training run yet. Train one on the **Train** page, or from a terminal: "
-                "`python -m cnnedu train --arch mnist-cnn --dataset fashion-mnist --epochs 1`.", icon="ℹ️")
+                "`python -m cnnedu train --arch mnist-cnn --dataset fashion-mnist --epochs 1`.", icon=":material/info:")
         return None
     labels = {r.id: run_label(r) for r in runs}
     return st.selectbox(label, list(labels), format_func=labels.get, key=key,

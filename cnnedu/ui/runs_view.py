@@ -15,8 +15,8 @@ import streamlit as st
 
 from cnnedu.train import DEFAULT_LR
 
-STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "cancelled": "⏹️", "failed": "❌",
-                "interrupted": "⚠️"}
+STATUS_ICONS = {"queued": "…", "running": "▶", "done": "✓", "cancelled": "■", "failed": "✗",
+                "interrupted": "!"}  # plain symbols: table cells cannot show Material icons, emoji need a font
 
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 
@@ -256,18 +256,18 @@ def show_status(run: Any, all_runs: list[Any] | None = None) -> None:
         position = queue_position(run, all_runs or [run])
         busy = f" (now training: {', '.join(r.id for r in ahead)})" if ahead else ""
         st.info(f"Queued — number {position} in line{busy}. One run trains at a time so it gets every CPU "
-                "core; it starts by itself when the runs ahead of it finish.", icon="⏳")
+                "core; it starts by itself when the runs ahead of it finish.", icon=":material/hourglass_top:")
     elif run.status == "running":
         if run.cancel_requested:
-            st.warning("Stopping… (the run stops before its next batch).", icon="⏹️")
+            st.warning("Stopping… (the run stops before its next batch).", icon=":material/stop_circle:")
         else:
-            st.info(f"Training {run.id}…", icon="🏃")
+            st.info(f"Training {run.id}…", icon=":material/directions_run:")
     elif run.status == "done":
         acc = "" if run.test_acc is None else f" Test accuracy **{run.test_acc:.1%}**"
-        st.success(f"Done.{acc} after {run.epochs_done} epoch(s) in {human_seconds(run.seconds)}.", icon="✅")
+        st.success(f"Done.{acc} after {run.epochs_done} epoch(s) in {human_seconds(run.seconds)}.", icon=":material/check_circle:")
     elif run.status == "cancelled":
-        st.info(f"Cancelled. {run.message}".strip(), icon="⏹️")
+        st.info(f"Cancelled. {run.message}".strip(), icon=":material/stop_circle:")
     elif run.status == "failed":
-        st.error(f"The run failed. {run.message}".strip(), icon="❌")
+        st.error(f"The run failed. {run.message}".strip(), icon=":material/cancel:")
     elif run.status == "interrupted":
-        st.warning(f"Interrupted. {run.message}".strip(), icon="⚠️")
+        st.warning(f"Interrupted. {run.message}".strip(), icon=":material/warning:")

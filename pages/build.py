@@ -9,10 +9,13 @@ from cnnedu.analysis import analyze
 from cnnedu.codegen import pytorch_source
 from cnnedu.errors import CnnEduError
 from cnnedu.spec import LAYER_TYPES, parse_spec
-from cnnedu.ui.common import analysis_frame, current_build, set_build, show_error, show_totals
+from cnnedu.ui.common import analysis_frame, current_build, show_error, show_totals
+from cnnedu.ui.state import set_the_build as set_build
 from cnnedu.ui.layer_table import field_help, layers_from_rows, rows_from_layers
+from cnnedu.ui.nav import ensure_navigation
 from cnnedu.zoo import PRESETS, preset_spec
 
+ensure_navigation()
 st.title("Build a network")
 build = current_build()
 st.session_state.setdefault("table_version", 0)
@@ -117,7 +120,7 @@ if spec is not None:
     if result.error is not None:
         show_error(result.error, "This network does not fit together: ")
     for _, message in result.warnings:
-        st.warning(message, icon="⚠️")
+        st.warning(message, icon=":material/warning:")
     frame = analysis_frame(result)
     st.dataframe(frame, hide_index=True, width="stretch", height=min(35 * (len(frame) + 1) + 3, 900), column_config={
         "params": st.column_config.NumberColumn(format="localized"),

@@ -21,7 +21,9 @@ from cnnedu.ui.images import (
     topk_chart,
     weights_mtime,
 )
+from cnnedu.ui.nav import ensure_navigation
 
+ensure_navigation()
 st.title("Predict")
 st.caption("Export a trained network to ONNX — a file that runs without PyTorch — and let onnxruntime "
            "classify your images. Each image is shown exactly as the network sees it, after the colour "
@@ -73,10 +75,10 @@ else:
         if model is not None and model.needs_meta:
             meta_key = f"onnx_meta:{model.sha256}"
             if model.meta_problem:
-                st.warning(model.meta_problem, icon="⚠️")
+                st.warning(model.meta_problem, icon=":material/warning:")
             else:
                 st.info("This model carries no cnnedu metadata. Say what it expects; the suggestions come from "
-                        "the model's input and output shapes.", icon="ℹ️")
+                        "the model's input and output shapes.", icon=":material/info:")
             suggested = st.session_state.get(meta_key) or model.suggested_meta()
             with st.form("describe_model"):
                 cols = st.columns(3)
@@ -162,7 +164,7 @@ chosen = cols[1].multiselect("Or sample images", list(samples), default=default_
 items = [(u.name, u.getvalue()) for u in uploads or []]
 items += [(name, samples[name].read_bytes()) for name in chosen]
 if not items:
-    st.info("Upload an image or pick a sample image to see what the network predicts.", icon="🖼️")
+    st.info("Upload an image or pick a sample image to see what the network predicts.", icon=":material/image:")
     st.stop()
 
 for name, raw in items:

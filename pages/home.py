@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from cnnedu.ui.nav import PAGES, ensure_navigation
 from cnnedu.zoo import PRESETS
 
+ensure_navigation()
 st.title("cnnedu — a CNN explorer for the coursework")
 st.markdown(
     """
@@ -22,12 +24,9 @@ a trained network: its filters, feature maps, confusion matrix and mistakes. **P
 ONNX and classifies your own images with onnxruntime.
 """
 )
-cols = st.columns(6)
-for col, (path, label, icon) in zip(cols, [
-        ("views/build.py", "Build", "🧱"), ("views/check.py", "Check my answer", "✅"),
-        ("views/train.py", "Train", "🏋️"), ("views/runs.py", "Runs", "📊"),
-        ("views/inside.py", "Look inside", "🔍"), ("views/predict.py", "Predict", "🔮")], strict=True):
-    col.page_link(path, label=label, icon=icon)
+cols = st.columns(len(PAGES) - 1)
+for col, info in zip(cols, PAGES[1:], strict=True):
+    col.page_link(info.path, label=info.title, icon=info.icon)
 
 st.subheader("The coursework networks")
 st.dataframe(

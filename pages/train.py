@@ -18,7 +18,8 @@ from cnnedu.errors import CnnEduError, TrainError
 from cnnedu.spec import Spec
 from cnnedu.train import DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, pick_device
 from cnnedu.ui.charts import accuracy_chart, loss_chart
-from cnnedu.ui.common import BUILD_KEY, arch_picker, show_error
+from cnnedu.ui.common import CURRENT_BUILD, arch_picker, show_error
+from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.runs_view import (
     OPTIMIZER_NAMES,
     augmentation_text,
@@ -29,9 +30,10 @@ from cnnedu.ui.runs_view import (
     short_seconds,
     show_status,
 )
+from cnnedu.ui.state import BUILD_KEY, set_the_build
 from cnnedu.zoo import PRESETS
 
-CURRENT_BUILD = "(current build)"
+ensure_navigation()
 RUN_KEY = "train_run"  # the run this session watches (also ?run= in the URL)
 SAVED_KEY = "train_settings"  # the last settings: widgets forget their values when the page is left
 EVENTS_KEY = "train_events"  # events already read from the store, per run (only new ones are fetched)
@@ -65,7 +67,7 @@ def settings_from_config(config: dict) -> dict:
     elif isinstance(arch, dict):
         s["train_arch"] = CURRENT_BUILD
         if BUILD_KEY not in st.session_state and "spec" not in st.query_params:
-            st.session_state[BUILD_KEY] = arch  # a fresh session: the run's network becomes the build
+            set_the_build(arch)  # a fresh session: the run's network becomes the build
     for key, name, kind in [
         ("train_dataset", "dataset", str), ("train_val_split", "val_split", float), ("train_flip", "flip", float),
         ("train_crop", "crop", int), ("train_normalize", "normalize", bool), ("train_optimizer", "optimizer", str),
@@ -312,10 +314,10 @@ def draw_run(run_id: str, polling: bool) -> None:
         st.caption(f"ℹ️ {note[0].upper()}{note[1:]}")
     for warning in (curves.end or {}).get("warnings") or []:
         if warning not in start_warnings:
-            st.warning(warning, icon="💡")
+            st.warning(warning, icon=":material/lightbulb:")
 
     if run.active:
-        st.button("Cancel run", key="train_cancel", icon="⏹️", disabled=run.cancel_requested,
+        st.button("Cancel run", key="train_cancel", icon=":material/stop_circle:", disabled=run.cancel_requested,
                   on_click=runs.cancel, args=(run.id,),
                   help="Stops the run before its next batch; what it measured so far is kept.")
 
@@ -324,7 +326,7 @@ def show_run(run_id: str) -> None:
     try:
         run = runs.get_run(run_id)
     except CnnEduError as err:
-        st.info(f"{err} Start a new run with the settings on the left.", icon="ℹ️")
+        st.info(f"{err} Start a new run with the settings on the left.", icon=":material/info:")
         watch(None)
         return
     c = run.config
@@ -338,14 +340,14 @@ def show_run(run_id: str) -> None:
     else:
         draw_run(run_id, False)
         links = st.columns(2)
-        if links[0].button("Compare with the previous run", icon="📊", key="train_compare", width="stretch",
+        if links[0].button("Compare with the previous run", icon=":material/monitoring:", key="train_compare", width="stretch",
                            help="Opens the Runs page with this run and the run before it overlaid."):
             earlier = [r.id for r in runs.list_runs() if r.seq < run.seq and r.status == "done"][:1]
-            st.switch_page("views/runs.py", query_params={"compare": ",".join([*earlier, run.id])})
-        if run.status == "done" and links[1].button("Look inside this network", icon="🔍", key="train_inside",
+            st.switch_page("pages/runs.py", query_params={"compare": ",".join([*earlier, run.id])})
+        if run.status == "done" and links[1].button("Look inside this network", icon=":material/visibility:", key="train_inside",
                                                     width="stretch"):
             st.session_state["inside_run"] = run.id  # the run picker of the Look inside page
-            st.switch_page("views/inside.py")
+            st.switch_page("pages/inside.py")
 
 
 # ------------------------------------------------------------------------------------------------ page
@@ -357,7 +359,8 @@ settings, live = st.columns([4, 6], gap="large")
 with settings:
     problems: list[str] = []
     st.subheader("Network and data")
-    label, spec = arch_picker("Network", key="train_arch")
+    picked = arch_picker("Network", key="train_arch")
+    label, spec = picked.key, picked.spec
     if spec is not None and label in PRESETS:
         st.caption(f"{PRESETS[label].source}, {PRESETS[label].task}: input {'×'.join(map(str, spec.input_shape))}, "
                    f"{spec.num_classes} classes.")
@@ -379,11 +382,11 @@ with settings:
     elif info.needs_network or dataset == "fashion-mnist":
         found = find_local(dataset)
         if found is not None:
-            st.caption(f"✔️ Found on this computer: {found}")
+            st.caption(f":material/check: Found on this computer: {found}")
         elif info.needs_network:
             st.info(f"{info.title} needs the internet the first time: about {info.download_mb:.0f} MB are "
                     "downloaded when the run starts. Without a connection the run fails and says so; "
-                    "Synthetic shapes works offline.", icon="🌐")
+                    "Synthetic shapes works offline.", icon=":material/language:")
     if spec is not None and dataset in ("synthetic", "folder"):
         shape = "×".join(map(str, spec.input_shape))
         st.caption(f"{'Drawn' if dataset == 'synthetic' else 'Read'} at the network's input size, {shape}"
@@ -391,7 +394,7 @@ with settings:
     if spec is not None:
         note, problem = shape_note(dataset, spec, label if label in PRESETS else spec.name)
         if note:
-            st.info(note, icon="🔁")
+            st.info(note, icon=":material/sync_alt:")
         if problem:
             problems.append(problem)
     elif label == CURRENT_BUILD:
@@ -480,8 +483,8 @@ with settings:
     except TrainError as err:
         problems.insert(0, str(err))
     for problem in problems:
-        st.error(problem, icon="🚫")
-    if st.button("Start training", type="primary", icon="▶️", width="stretch", disabled=bool(problems),
+        st.error(problem, icon=":material/error:")
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch", disabled=bool(problems),
                  key="train_start"):
         try:
             watch(runs.start_run(config))
@@ -495,7 +498,7 @@ with live:
     if run_id is None:
         st.subheader("Live view")
         st.info("Choose the settings and press **Start training**. The loss and accuracy curves appear here "
-                "while the network learns.", icon="👈")
+                "while the network learns.", icon=":material/arrow_back:")
     else:
         if st.query_params.get("run") != run_id:
             st.query_params["run"] = run_id

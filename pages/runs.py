@@ -10,6 +10,7 @@ from cnnedu import runs
 from cnnedu.errors import CnnEduError
 from cnnedu.ui.charts import compare_chart
 from cnnedu.ui.common import show_error
+from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.runs_view import (
     STATUS_ICONS,
     Curves,
@@ -20,6 +21,7 @@ from cnnedu.ui.runs_view import (
     settings_row,
 )
 
+ensure_navigation()
 COMPARE_KEY = "runs_compare"  # the selected runs (also ?compare=id,id in the URL)
 CONFIRM_KEY = "runs_confirm"  # the run whose deletion waits for a "yes"
 NOTICE_KEY = "runs_notice"  # what the last action did, shown once
@@ -191,21 +193,21 @@ def manage(all_runs: list[runs.Run]) -> None:
     target = cols[0].selectbox("Run", list(by_id), key="runs_target",
                                format_func=lambda i: f"{i} ({by_id[i].status})")
     run = by_id[target]
-    cols[1].page_link("views/train.py", label="Watch on the Train page", icon="🏋️", query_params={"run": target})
+    cols[1].page_link("pages/train.py", label="Watch on the Train page", icon=":material/model_training:", query_params={"run": target})
     if run.active:
-        cols[2].button("Cancel run", icon="⏹️", key="runs_cancel", on_click=runs.cancel, args=(target,),
+        cols[2].button("Cancel run", icon=":material/stop_circle:", key="runs_cancel", on_click=runs.cancel, args=(target,),
                        disabled=run.cancel_requested)
-        cols[3].button("Delete…", icon="🗑️", key="runs_ask_delete", disabled=True,
+        cols[3].button("Delete…", icon=":material/delete:", key="runs_ask_delete", disabled=True,
                        help="Cancel the run first: a run that is training cannot be deleted.")
         st.caption(f"Run {target} is {run.status}: cancel it first, then delete it.")
         return
     if st.session_state.get(CONFIRM_KEY) == target:
-        st.warning(f"Delete run **{target}**, its curves and its saved model? This cannot be undone.", icon="🗑️")
+        st.warning(f"Delete run **{target}**, its curves and its saved model? This cannot be undone.", icon=":material/delete:")
         yes, no, _ = st.columns([2, 2, 5])
         yes.button("Yes, delete it", type="primary", key="runs_yes_delete", on_click=do_delete, args=(target,))
         no.button("No, keep it", key="runs_no_delete", on_click=lambda: st.session_state.pop(CONFIRM_KEY, None))
     else:
-        cols[3].button("Delete…", icon="🗑️", key="runs_ask_delete", on_click=ask_delete, args=(target,))
+        cols[3].button("Delete…", icon=":material/delete:", key="runs_ask_delete", on_click=ask_delete, args=(target,))
 
 
 # ------------------------------------------------------------------------------------------------ page
@@ -221,8 +223,8 @@ except CnnEduError as err:
     st.stop()
 if not everything:
     st.info("No training runs yet. Start one on the Train page, or from a terminal: "
-            "`python -m cnnedu train --arch mnist-cnn --dataset synthetic --epochs 2`.", icon="ℹ️")
-    st.page_link("views/train.py", label="Go to the Train page", icon="🏋️")
+            "`python -m cnnedu train --arch mnist-cnn --dataset synthetic --epochs 2`.", icon=":material/info:")
+    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
     st.stop()
 
 st.caption("Every training run, newest first: its settings and results. Runs started here, from another tab "

@@ -29,7 +29,9 @@ from cnnedu.ui.images import (
     scale_for,
     weights_mtime,
 )
+from cnnedu.ui.nav import ensure_navigation
 
+ensure_navigation()
 st.title("Look inside a trained network")
 run_id = pick_run("inside_run")
 if run_id is None:
@@ -51,7 +53,7 @@ st.header("First-layer filters")
 try:
     filters = first_conv_filters(model)
 except CnnEduError as err:
-    st.info(str(err), icon="ℹ️")
+    st.info(str(err), icon=":material/info:")
 else:
     kh, kw = filters.kernel
     cols = st.columns([2, 3])
@@ -74,7 +76,7 @@ else:
 st.header("Feature maps")
 layers = feature_map_layers(model, spec)
 if not layers:
-    st.info("This network has no layer that outputs feature maps (it starts with Flatten).", icon="ℹ️")
+    st.info("This network has no layer that outputs feature maps (it starts with Flatten).", icon=":material/info:")
 else:
     cols = st.columns(3)
     layer = cols[0].selectbox("Layer", layers, key="inside_layer",

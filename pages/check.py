@@ -7,13 +7,16 @@ import streamlit as st
 from cnnedu.answers import grade
 from cnnedu.errors import CnnEduError
 from cnnedu.ui.common import arch_picker, show_error
+from cnnedu.ui.nav import ensure_navigation
 from cnnedu.zoo import DOCUMENT_ANSWERS, PRESETS
 
+ensure_navigation()
 st.title("Check my answer")
 st.caption("Work out each layer's output shape (C×H×W, or the number of features after Flatten) and its "
            "parameter count by hand, type them in, and see which are right. Leave a cell empty to skip it.")
 
-arch, spec = arch_picker("Network to check", key="check_arch")
+picked = arch_picker("Network to check", key="check_arch")
+arch, spec = picked.key, picked.spec
 if spec is None:
     st.stop()
 
@@ -74,7 +77,7 @@ def shown(value) -> str:
 right = sum(v.ok for v in report.verdicts)
 st.metric("Marked right", f"{right} of {len(report.verdicts)}")
 st.dataframe(pd.DataFrame([{
-    "": "✅" if v.ok else "❌",
+    "": "✓" if v.ok else "✗",
     "layer": "total" if v.layer is None else f"{v.layer}: {spec.names()[v.layer]}",
     "what": v.field.replace("_", " "), "you wrote": shown(v.claimed), "correct": v.correct_text,
     "likely mistake": v.hint or v.note, "formula": v.formula} for v in report.verdicts]),

@@ -1,0 +1,59 @@
+"""The app's pages in one place: their files, titles, URL paths and icons (app.py's navigation, the Home
+page's links and the pages' own links all read this list), and the guard that keeps a deep link on a
+freshly started server inside the navigation.
+
+Why the guard: Streamlit also knows the older convention where every script in ``pages/`` is a page of its
+own. On a freshly started server it does not yet know that app.py calls ``st.navigation``, so the very first
+request for ``/build`` runs ``pages/build.py`` alone: no sidebar, no wide layout, no page config. Each page
+calls ``ensure_navigation()`` first; in that one case it switches the old convention off and sets up the
+frame app.py would have set up (page config, navigation, sidebar), then the page goes on as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from cnnedu.ui.state import remember_widgets
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str  # the script, relative to the repository root
+    title: str
+    url_path: str  # "" for the start page
+    icon: str  # one of Streamlit's bundled Material icons: they render on every machine (emoji may not)
+
+
+PAGES = [
+    PageInfo("pages/home.py", "Home", "", ":material/home:"),
+    PageInfo("pages/build.py", "Build", "build", ":material/construction:"),
+    PageInfo("pages/check.py", "Check my answer", "check", ":material/fact_check:"),
+    PageInfo("pages/train.py", "Train", "train", ":material/model_training:"),
+    PageInfo("pages/runs.py", "Runs", "runs", ":material/monitoring:"),
+    PageInfo("pages/inside.py", "Look inside", "inside", ":material/visibility:"),
+    PageInfo("pages/predict.py", "Predict", "predict", ":material/online_prediction:"),
+]
+PAGE = {p.url_path or "home": p for p in PAGES}  # e.g. PAGE["train"].path
+
+
+def frame() -> st.navigation:
+    """What every run starts with: the page config, the sidebar navigation over PAGES and the sidebar's
+    text. Returns the page to run (app.py runs it)."""
+    st.set_page_config(page_title="cnnedu — CNN explorer", page_icon=":material/neurology:", layout="wide")
+    page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=not p.url_path,
+                                  **({"url_path": p.url_path} if p.url_path else {})) for p in PAGES])
+    remember_widgets()
+    with st.sidebar:
+        st.caption("cnnedu: build the coursework CNNs, check your hand calculations, train, look inside, "
+                   "export and predict.")
+    return page
+
+
+def ensure_navigation() -> None:
+    """First line of every page: sets up app.py's frame when Streamlit ran this page by itself (see above)."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        frame()

@@ -1,0 +1,97 @@
+"""What a student has done survives a reload, a trip through the sidebar and a second tab.
+
+Streamlit keeps ``st.session_state`` per browser tab and forgets it on a reload; it also forgets the value
+of every widget that a run does not draw (leaving a page and coming back resets its widgets). This module
+is the one home for keeping state anyway:
+
+* ``url_get`` / ``url_set``: a value in the address bar (compact JSON, zlib + URL-safe base64 when it is
+  not a plain word), so a reload or a link opened in another tab brings it back;
+* ``keep(key, default)``: called before drawing a widget, makes its value survive leaving the page;
+* ``the_build`` / ``set_the_build``: the network being built, which the Build, Check and Train pages all
+  read. It lives in the session and in the address bar (``?spec=``) of every page, so a reload anywhere,
+  or opening the Build page again after the sidebar dropped the parameters, finds it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+
+import streamlit as st
+
+BUILD_KEY = "build_spec"  # the current build, a spec dict
+_KEPT = "_kept_widgets"  # {widget key: its last value}, for the widgets registered with keep()
+_MAX_PARAM = 60_000  # characters: longer values (or hostile links) are ignored
+
+
+def encode(value: Any) -> str:
+    """A JSON value as a short URL-safe string."""
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+
+
+def decode(text: str) -> Any:
+    """The value of ``encode``; ValueError for anything else (a damaged or hand-edited link)."""
+    if len(text) > _MAX_PARAM:
+        raise ValueError("too long")
+    try:
+        raw = zlib.decompressobj().decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), 1_000_000)
+        return json.loads(raw)
+    except (zlib.error, json.JSONDecodeError, UnicodeDecodeError, RecursionError, TypeError) as err:
+        raise ValueError(str(err)) from err
+
+
+def url_get(name: str, default: Any = None) -> Any:
+    """The value kept under ``name`` in the address bar (``default`` when absent or unreadable)."""
+    text = st.query_params.get(name)
+    if not text:
+        return default
+    try:
+        return decode(text)
+    except ValueError:
+        return default
+
+
+def url_set(name: str, value: Any) -> None:
+    """Keep ``value`` (any JSON value; None removes it) in the address bar under ``name``."""
+    if value is None:
+        st.query_params.pop(name, None)
+        return
+    text = encode(value)
+    if st.query_params.get(name) != text:
+        st.query_params[name] = text
+
+
+def keep(key: str, default: Any) -> None:
+    """Call just before drawing the widget ``key``: it shows its last value, also after the student left the
+    page and came back (``remember_widgets`` at the start of every run saves it)."""
+    kept = st.session_state.setdefault(_KEPT, {})
+    if key not in st.session_state:
+        st.session_state[key] = kept.get(key, default)
+    kept.setdefault(key, st.session_state[key])
+
+
+def remember_widgets() -> None:
+    """At the start of every run (app.py's frame): save the value of each kept widget, which Streamlit is
+    about to forget if this run does not draw it. Also puts the build back in the address bar."""
+    kept = st.session_state.get(_KEPT, {})
+    for key in kept:
+        if key in st.session_state:
+            kept[key] = st.session_state[key]
+    if BUILD_KEY in st.session_state:
+        url_set("spec", st.session_state[BUILD_KEY])
+
+
+def the_build(default: dict[str, Any]) -> dict[str, Any]:
+    """The spec being built: this tab's, else the address bar's (a reload, a link), else ``default``."""
+    if BUILD_KEY not in st.session_state:
+        spec = url_get("spec")
+        st.session_state[BUILD_KEY] = spec if isinstance(spec, dict) else default
+    return st.session_state[BUILD_KEY]
+
+
+def set_the_build(spec: dict[str, Any]) -> None:
+    st.session_state[BUILD_KEY] = spec
+    url_set("spec", spec)

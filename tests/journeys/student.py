@@ -1,0 +1,205 @@
+"""A student at the keyboard: the actions a journey test takes in the app, in Playwright (headless Debian
+Chromium, 1280×720 like a classroom projector), each waiting for Streamlit to finish its rerun.
+
+    s = Student(page, base_url)
+    s.open("build")
+    s.edit_cell("Layers", row=0, column="settings", text="out_channels=8, kernel_size=3")
+    assert s.cell("Layers", 0, "settings") == "out_channels=8, kernel_size=3"
+    s.sees("338,186")
+    s.shot("j1-build")                       # out/screenshots/j1-build.png, the visible 1280×720
+
+Streamlit's tables (st.dataframe / st.data_editor) are drawn on a canvas; their cells are readable from the
+accessible table the grid keeps beside it (``td#glide-cell-COL-ROW``, COL 1 being the index column), and a
+cell is reached by clicking the grid's first cell and moving there with the arrow keys, as a student would.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e_helpers import SCREENSHOT_DIR, assert_no_exception, wait_for_app
+
+GRID = '[data-testid="stDataFrame"]'
+HEADER_H = 35  # px: Streamlit's grid header and row heights
+ROW_H = 35
+
+
+class Student:
+    def __init__(self, page: Page, base_url: str):
+        self.page = page
+        self.base_url = base_url
+
+    # ------------------------------------------------------------------ pages
+    def open(self, path: str = "") -> None:
+        self.page.goto(f"{self.base_url}/{path.lstrip('/')}", wait_until="domcontentloaded")
+        self.wait()
+
+    def wait(self) -> None:
+        wait_for_app(self.page)
+        assert_no_exception(self.page)
+
+    def reload(self) -> None:
+        self.page.reload(wait_until="domcontentloaded")
+        self.wait()
+
+    def sidebar(self, title: str) -> None:
+        """Go to another page through the sidebar navigation."""
+        self.page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+        self.wait()
+
+    def new_tab(self, url: str | None = None) -> Student:
+        """The same URL (or ``url``) in a second tab of the same browser: a separate Streamlit session."""
+        page = self.page.context.new_page()
+        other = Student(page, self.base_url)
+        page.goto(url or self.page.url, wait_until="domcontentloaded")
+        other.wait()
+        return other
+
+    # ------------------------------------------------------------------ reading the screen
+    def sees(self, text: str | re.Pattern, timeout_ms: int = 30_000) -> Locator:
+        """Waits until ``text`` is visible somewhere on the page and returns it."""
+        found = self.page.get_by_text(text).first
+        expect(found).to_be_visible(timeout=timeout_ms)
+        return found
+
+    def does_not_see(self, text: str | re.Pattern) -> None:
+        expect(self.page.get_by_text(text)).to_have_count(0)
+
+    def errors(self) -> list[str]:
+        """The texts of the red error boxes on the page."""
+        return [e.inner_text() for e in self.page.locator('[data-testid="stAlertContentError"]').all()]
+
+    def value(self, label: str) -> str:
+        """What an input box (text or number) shows."""
+        return self.page.get_by_label(label, exact=True).input_value()
+
+    def selected(self, label: str) -> str:
+        """The option a selectbox shows."""
+        box = self.page.locator('[data-testid="stSelectbox"]').filter(
+            has=self.page.get_by_text(label, exact=True)).first
+        return box.locator('[data-baseweb="select"]').inner_text().strip()
+
+    # ------------------------------------------------------------------ widgets
+    def type_into(self, label: str, text: str) -> None:
+        """Types into a text or number box and presses Enter (which submits it)."""
+        box = self.page.get_by_label(label, exact=True)
+        box.click()
+        box.fill(text)
+        box.press("Enter")
+        self.wait()
+
+    def choose(self, label: str, option: str) -> None:
+        """Picks ``option`` (its visible text, or a part of it) in the selectbox ``label``."""
+        box = self.page.locator('[data-testid="stSelectbox"]').filter(
+            has=self.page.get_by_text(label, exact=True)).first
+        box.locator('[data-baseweb="select"]').click()
+        self.page.locator('[role="option"]').filter(has_text=option).first.click()
+        self.wait()
+
+    def click(self, name: str | re.Pattern) -> None:
+        """Clicks the button whose text is ``name``."""
+        self.page.get_by_role("button", name=name).first.click()
+        self.wait()
+
+    def tab(self, name: str) -> None:
+        self.page.get_by_role("tab", name=name).first.click()
+        self.wait()
+
+    # ------------------------------------------------------------------ tables
+    def grid(self, which: int | str = 0) -> Locator:
+        """The n-th table on the page, or the table of the widget whose key starts with ``which``
+        (Streamlit gives a keyed element the CSS class ``st-key-KEY``)."""
+        if isinstance(which, int):
+            return self.page.locator(GRID).nth(which)
+        return self.page.locator(f'[class*="st-key-{which}"] {GRID}').first
+
+    def columns(self, which: int | str = 0) -> list[str]:
+        heads = self.grid(which).locator("thead th")
+        heads.first.wait_for(state="attached")
+        return [heads.nth(i).inner_text().strip() for i in range(heads.count())]
+
+    def _col(self, which: int | str, column: str | int) -> int:
+        if isinstance(column, int):
+            return column
+        names = self.columns(which)
+        assert column in names, f"no column {column!r} in {names}"
+        return names.index(column) + 1
+
+    def cell(self, which: int | str, row: int, column: str | int) -> str:
+        """The text of one cell (row 0 = the first data row)."""
+        td = self.grid(which).locator(f"td#glide-cell-{self._col(which, column)}-{row}")
+        return td.inner_text().strip() if td.count() else ""
+
+    def rows(self, which: int | str = 0) -> int:
+        return self.grid(which).locator("tbody tr").count()
+
+    def column_values(self, which: int | str, column: str) -> list[str]:
+        return [self.cell(which, r, column) for r in range(self.rows(which))]
+
+    def _cursor(self, grid: Locator) -> str | None:
+        return grid.evaluate("e => { const c = e.querySelector('td[aria-selected=true]'); return c ? c.id : null; }")
+
+    def _wait_cursor(self, grid: Locator, target: str, timeout_s: float = 3.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._cursor(grid) == target:
+                return True
+            self.page.wait_for_timeout(50)
+        return False
+
+    def select_cell(self, which: int | str, row: int, column: str | int) -> None:
+        """Puts the grid's cursor on a cell: a click on the first row's index cell, then arrow keys."""
+        grid = self.grid(which)
+        col = self._col(which, column)
+        for _attempt in range(3):
+            grid.scroll_into_view_if_needed()
+            box = grid.locator("canvas").first.bounding_box()
+            self.page.mouse.click(box["x"] + 60, box["y"] + HEADER_H + ROW_H // 2)
+            if not self._wait_cursor(grid, "glide-cell-1-0"):
+                continue
+            for c in range(1, col):
+                self.page.keyboard.press("ArrowRight")
+                self._wait_cursor(grid, f"glide-cell-{c + 1}-0", 1.0)
+            for r in range(row):
+                self.page.keyboard.press("ArrowDown")
+                self._wait_cursor(grid, f"glide-cell-{col}-{r + 1}", 1.0)
+            if self._wait_cursor(grid, f"glide-cell-{col}-{row}"):
+                return
+        raise AssertionError(f"could not move the cursor to row {row}, column {column} (at {self._cursor(grid)})")
+
+    def edit_cell(self, which: int | str, row: int, column: str | int, text: str) -> None:
+        """Replaces a cell's text as a student does: select it, Enter, select all, type, Enter."""
+        self.select_cell(which, row, column)
+        self.page.keyboard.press("Enter")
+        editor = self.page.locator("#portal textarea").first
+        expect(editor).to_be_visible(timeout=5000)
+        expect(editor).to_be_focused(timeout=5000)
+        editor.fill(text)
+        editor.press("Enter")
+        expect(editor).to_have_count(0)
+        self.wait()
+
+    def choose_in_cell(self, which: int | str, row: int, column: str | int, option: str) -> None:
+        """Picks an option in a selectbox cell (e.g. a layer's type)."""
+        self.select_cell(which, row, column)
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_timeout(300)
+        self.page.keyboard.type(option)
+        self.page.locator('#portal [role="option"]').filter(has_text=re.compile(f"^{re.escape(option)}$")).first.click()
+        self.wait()
+
+    def add_row(self, which: int | str = 0) -> None:
+        """The grid's "+ Add row" toolbar button (it appears when the pointer is over the grid)."""
+        grid = self.grid(which)
+        grid.hover()
+        grid.get_by_role("button", name="Add row").click()
+        self.wait()
+
+    # ------------------------------------------------------------------ screenshots
+    def shot(self, name: str) -> None:
+        """What the student sees now (the 1280×720 window) as out/screenshots/NAME.png."""
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"))
