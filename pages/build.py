@@ -10,9 +10,9 @@ from cnnedu.codegen import pytorch_source
 from cnnedu.errors import CnnEduError
 from cnnedu.spec import LAYER_TYPES, parse_spec
 from cnnedu.ui.common import analysis_frame, current_build, show_error, show_totals
-from cnnedu.ui.state import set_the_build as set_build
 from cnnedu.ui.layer_table import field_help, layers_from_rows, rows_from_layers
 from cnnedu.ui.nav import ensure_navigation
+from cnnedu.ui.state import set_the_build as set_build
 from cnnedu.zoo import PRESETS, preset_spec
 
 ensure_navigation()
