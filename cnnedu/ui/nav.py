@@ -5,8 +5,10 @@ freshly started server inside the navigation.
 Why the guard: Streamlit also knows the older convention where every script in ``pages/`` is a page of its
 own. On a freshly started server it does not yet know that app.py calls ``st.navigation``, so the very first
 request for ``/build`` runs ``pages/build.py`` alone: no sidebar, no wide layout, no page config. Each page
-calls ``ensure_navigation()`` first; in that one case it switches the old convention off and sets up the
-frame app.py would have set up (page config, navigation, sidebar), then the page goes on as usual.
+calls ``ensure_navigation()`` first; in that one case it switches the old convention off and reruns, and the
+rerun goes through app.py to the same page (Streamlit identifies a page by its URL path). (Drawing the frame
+in place instead is not enough: the widgets of that first run get other ids than in the runs after it, so
+the student's first edit would be dropped.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit import config
 from streamlit.runtime.pages_manager import PagesManager
 
 from cnnedu.ui.state import remember_widgets
@@ -53,7 +56,10 @@ def frame() -> st.navigation:
 
 
 def ensure_navigation() -> None:
-    """First line of every page: sets up app.py's frame when Streamlit ran this page by itself (see above)."""
+    """First line of every page: reruns through app.py when Streamlit ran this page by itself (see above)."""
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        frame()
+        if config.get_option("global.appTest"):
+            frame()  # AppTest switches the convention back on before every run: a rerun would drop clicks
+        else:
+            st.rerun()

@@ -1,0 +1,85 @@
+"""The Build page's layer table and its buttons, on top of the one build kept by cnnedu.ui.state.
+
+The editor is an ``st.data_editor``. Streamlit identifies a dynamic-rows editor by the data it is given:
+if that data were rebuilt from the editor's own output after every edit, Streamlit would see a new widget,
+reset it in the browser and drop the student's next edit (streamlit issues 7354 and 7749). So the editor is
+opened on a *base* (the layers as they were when the build was last replaced) and shows the student's edits
+on top of it; the base changes only when the whole build is replaced: a preset, a blank network, an upload,
+a move, a duplicate, a delete, coming back to the page (Streamlit has forgotten the edits then, and the
+build already holds them), or a change of the build made elsewhere (``seen`` records what the table made). The buttons' callbacks read the build at the moment of the click, so they never
+undo the edit made just before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from cnnedu.ui.common import current_build
+from cnnedu.ui.layer_table import rows_from_layers
+from cnnedu.ui.state import set_the_build
+
+_BASE = "build_table_base"  # {"version": n, "rows": [...]}: what the editor was opened with
+BLANK = {"name": "my-network", "input_shape": [1, 28, 28], "num_classes": 10,
+         "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+
+
+def version() -> int:
+    return st.session_state.get(_BASE, {"version": 0})["version"]
+
+
+def editor_key() -> str:
+    return f"layers_{version()}"
+
+
+def table_rows() -> list[dict[str, str]]:
+    """The rows to open the editor with (stable while the student edits; see the module's docstring)."""
+    base = st.session_state.get(_BASE)
+    build = current_build()
+    rows = rows_from_layers(build["layers"])
+    forgotten = base is not None and f"layers_{base['version']}" not in st.session_state
+    changed_elsewhere = base is not None and base.get("seen", build) != build
+    if base is None or changed_elsewhere or (forgotten and base["rows"] != rows):
+        base = {"version": (base or {"version": 0})["version"] + 1, "rows": rows, "seen": build}
+        st.session_state[_BASE] = base
+    return base["rows"]
+
+
+def seen(build: dict[str, Any]) -> None:
+    """Record the build as the table and the boxes made it in this run."""
+    st.session_state[_BASE]["seen"] = build
+
+
+def replace(spec: dict[str, Any]) -> None:
+    """Replace the whole build and reopen the editor (and the input boxes) on it."""
+    set_the_build(spec)
+    st.session_state[_BASE] = {"version": version() + 1, "rows": rows_from_layers(spec["layers"]), "seen": spec}
+
+
+def _layers() -> list[dict[str, Any]]:
+    return [dict(layer) for layer in current_build()["layers"]]
+
+
+def move(index: int, offset: int) -> None:
+    layers = _layers()
+    j = index + offset
+    if 0 <= index < len(layers) and 0 <= j < len(layers):
+        layers[index], layers[j] = layers[j], layers[index]
+        replace({**current_build(), "layers": layers})
+        st.session_state[f"move_{version()}"] = j  # the moved layer stays selected
+
+
+def duplicate(index: int) -> None:
+    layers = _layers()
+    if 0 <= index < len(layers):
+        copy = {k: v for k, v in layers[index].items() if k != "name"}  # names must stay unique
+        replace({**current_build(), "layers": layers[:index + 1] + [copy] + layers[index + 1:]})
+        st.session_state[f"move_{version()}"] = index + 1
+
+
+def delete(index: int) -> None:
+    layers = _layers()
+    if 0 <= index < len(layers):
+        replace({**current_build(), "layers": layers[:index] + layers[index + 1:]})
+        st.session_state[f"move_{version()}"] = max(0, min(index, len(layers) - 2))
