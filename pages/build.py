@@ -68,7 +68,7 @@ with tabs[0]:
     table = st.data_editor(
         pd.DataFrame(rows, columns=["type", "name", "settings"]),
         key=editor.editor_key(), num_rows="dynamic", width="stretch", hide_index=False, placeholder="",
-        height=min(35 * (len(build["layers"]) + 2) + 3, 460),
+        height=min(35 * (max(len(rows), 10) + 4) + 3, 500),  # from the base: a new height resets the editor
         column_config={
             "type": st.column_config.SelectboxColumn("type", options=list(LAYER_TYPES), required=True,
                                                      width="small"),
@@ -126,11 +126,12 @@ with tabs[1]:
         st.caption("The layer-by-layer table appears once the network is valid.")
     else:
         frame = analysis_frame(result)
-        st.dataframe(frame, hide_index=True, width="stretch", height=min(35 * (len(frame) + 1) + 3, 520),
-                     key="build_analysis", column_config={
-                         "#": st.column_config.TextColumn(width=30),
-                         "params": st.column_config.NumberColumn(format="localized", width=90),
-                         "MACs": st.column_config.NumberColumn(format="localized", width=110)})
+        with st.container(key="build_analysis"):
+            st.dataframe(frame, hide_index=True, width="stretch", height=min(35 * (len(frame) + 1) + 3, 520),
+                         column_config={
+                             "#": st.column_config.TextColumn(width=30),
+                             "params": st.column_config.NumberColumn(format="localized", width=90),
+                             "MACs": st.column_config.NumberColumn(format="localized", width=110)})
 with tabs[2]:
     if result is not None and result.ok:
         source = pytorch_source(spec)

@@ -78,9 +78,7 @@ class Student:
 
     def selected(self, label: str) -> str:
         """The option a selectbox shows."""
-        box = self.page.locator('[data-testid="stSelectbox"]').filter(
-            has=self.page.get_by_text(label, exact=True)).first
-        return box.locator('[data-baseweb="select"]').inner_text().strip()
+        return self.page.get_by_role("combobox", name=label, exact=True).first.input_value()
 
     # ------------------------------------------------------------------ widgets
     def type_into(self, label: str, text: str) -> None:
@@ -93,10 +91,8 @@ class Student:
 
     def choose(self, label: str, option: str) -> None:
         """Picks ``option`` (its visible text, or a part of it) in the selectbox ``label``."""
-        box = self.page.locator('[data-testid="stSelectbox"]').filter(
-            has=self.page.get_by_text(label, exact=True)).first
-        box.locator('[data-baseweb="select"]').click()
-        self.page.locator('[role="option"]').filter(has_text=option).first.click()
+        self.page.get_by_role("combobox", name=label, exact=True).first.click()
+        self.page.get_by_role("option").filter(has_text=option).first.click()
         self.wait()
 
     def click(self, name: str | re.Pattern) -> None:
@@ -134,7 +130,9 @@ class Student:
         return td.inner_text().strip() if td.count() else ""
 
     def rows(self, which: int | str = 0) -> int:
-        return self.grid(which).locator("tbody tr").count()
+        body = self.grid(which).locator("tbody tr")
+        body.first.wait_for(state="attached")
+        return body.count()
 
     def column_values(self, which: int | str, column: str) -> list[str]:
         return [self.cell(which, r, column) for r in range(self.rows(which))]
@@ -195,7 +193,7 @@ class Student:
         """The grid's "+ Add row" toolbar button (it appears when the pointer is over the grid)."""
         grid = self.grid(which)
         grid.hover()
-        grid.get_by_role("button", name="Add row").click()
+        grid.get_by_role("button", name="Add row").dispatch_event("click")  # the grid overlaps its toolbar
         self.wait()
 
     # ------------------------------------------------------------------ screenshots
