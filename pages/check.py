@@ -15,10 +15,17 @@ from cnnedu.zoo import DOCUMENT_ANSWERS, PRESETS
 SHAPE, PARAMS = "your output shape", "your params"
 SHEETS = "check_sheets"  # {network key: AnswerSheet.to_json()}: this tab's answers for each network
 
+
+
+def md(text: str) -> str:
+    """Text as Streamlit markdown shows it literally (a student's 5*5*3*6+6 is not italics)."""
+    return "".join("\\" + c if c in "\\*_`$[]#<>~" else c for c in text)
+
+
 ensure_navigation()
 st.title("Check my answer")
 st.caption("Work out each layer's output shape (C×H×W, or the number of features after Flatten) and its "
-           "parameter count by hand, type them in, and see which are right. Sums like 5*5*3*6+6 are fine; "
+           "parameter count by hand, type them in, and see which are right. Sums like `5*5*3*6+6` are fine; "
            "leave a cell empty to skip it.")
 
 restore("check_arch", url_get("check"))
@@ -55,19 +62,20 @@ if picked.key in DOCUMENT_ANSWERS:
                   help="The coursework document worked this network out by hand, with some mistakes. "
                        "Load its answers and see which are wrong, and why.")
 
-left, right = st.columns([5, 6])
+left, right = st.columns([1, 1])
 with left:
     st.caption(f"Input: {'×'.join(map(str, spec.input_shape))}, {spec.num_classes} classes, "
                f"{len(spec.layers)} layers.")
     data, table_key = editor_data(f"{key}_table", sheet.cells)
     table = st.data_editor(
-        pd.DataFrame([{"#": i, "layer": name, "type": layer["type"], SHAPE: cells[0], PARAMS: cells[1]}
+        pd.DataFrame([{"layer": f"{i} {name}", "type": layer["type"], SHAPE: cells[0], PARAMS: cells[1]}
                       for i, (name, layer, cells) in enumerate(zip(names, spec.layers, data, strict=True))]),
-        key=table_key, hide_index=True, width="stretch", disabled=["#", "layer", "type"],
+        key=table_key, hide_index=True, width="stretch", disabled=["layer", "type"],
         height=min(35 * (len(spec.layers) + 1) + 3, 600),
-        column_config={"#": st.column_config.NumberColumn(width=40),
-                       SHAPE: st.column_config.TextColumn(help="e.g. 6x28x28 (C×H×W), 28x28x6, or 400"),
-                       PARAMS: st.column_config.TextColumn(help="e.g. 456 or 5*5*3*6+6")})
+        column_config={"layer": st.column_config.TextColumn(width=80),
+                       "type": st.column_config.TextColumn(width=85),
+                       SHAPE: st.column_config.TextColumn(width=125, help="e.g. 6x28x28 (C×H×W), 28x28x6, or 400"),
+                       PARAMS: st.column_config.TextColumn(width=100, help="e.g. 456 or 5*5*3*6+6")})
     keep(f"{key}_total", sheet.total)
     total = st.text_input("Your total number of parameters", key=f"{key}_total",
                           placeholder="e.g. 62006 or 456 + 2416 + …")
@@ -90,7 +98,7 @@ with right:
     st.metric("Marked right", graded, help="Cells that cannot be read are not marked; fix them to get them "
               "marked." if report.problems else None)
     for problem in report.problems:
-        st.error(str(problem), icon=":material/error:")
+        st.error(md(str(problem)), icon=":material/error:")
     if report.verdicts:
         rows = verdict_table(report)
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
@@ -106,4 +114,5 @@ if report.wrong:
     st.subheader("What went wrong", divider="gray")
 for v in report.wrong:  # the hints in full, one per wrong answer
     where = "The total" if v.layer is None else f"Layer {v.layer} ({names[v.layer]}), {v.field.replace('_', ' ')}"
-    st.markdown(f":red[:material/close: **{where}:**] {v.hint}  \n:gray[Correct: {v.correct_text} — {v.formula}]")
+    st.markdown(f":red[:material/close: **{where}:**] {md(v.hint)}  \n"
+                f":gray[Correct: {v.correct_text} — {md(v.formula)}]")
