@@ -113,7 +113,7 @@ def test_check_page_grades_every_readable_cell_and_names_the_unreadable_one():
     at.run()
     assert not at.exception
     assert at.metric[0].value == "0 of 0"
-    (error,) = [e.value for e in at.error]
+    (error,) = [e.value.replace("\\", "") for e in at.error]  # the page escapes markdown (5\\*5 …)
     assert error.startswith("Your total: cannot read 'abc'") and "5*5*3*6+6" in error
     at.text_input(key="answers_lenet-cifar10_total").input("456 + 2416 + 48120 + 10164 + 850")
     at.run()
