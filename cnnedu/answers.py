@@ -19,7 +19,9 @@ C×H×W (PyTorch's order) or H×W×C; counts may contain thousands separators or
 
 from __future__ import annotations
 
+import ast
 import difflib
+import hashlib
 import itertools
 import json
 import math
@@ -71,11 +73,40 @@ class Verdict:
 
 
 @dataclass
+class Problem:
+    """One cell that cannot be read ("abc", "5²"): it is not graded, the others still are."""
+
+    layer: int | None  # None for the total
+    field: str  # "output_shape" | "params" | "total_params"
+    raw: Any  # as the student wrote it
+    message: str  # what is wrong: "cannot read 'abc'"
+    fix: str  # what to write instead
+    name: str = ""  # the layer's name, "total" for the total
+
+    @property
+    def where(self) -> str:
+        """'Layer 3 (conv2), your params' / 'Your total'."""
+        if self.layer is None:
+            return "Your total"
+        what = {"output_shape": "output shape", "params": "params"}[self.field]
+        return f"Layer {self.layer} ({self.name}), your {what}"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message} — {self.fix}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layer": self.layer, "name": self.name, "field": self.field, "claimed": self.raw,
+                "message": self.message, "fix": self.fix, "text": str(self)}
+
+
+@dataclass
 class Report:
-    """All verdicts, layer by layer (output shape, then parameters), the total last."""
+    """All verdicts, layer by layer (output shape, then parameters), the total last; and the cells that
+    could not be read (``problems``), which are left out of the verdicts."""
 
     spec: Spec
     verdicts: list[Verdict]
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def right(self) -> int:
@@ -87,7 +118,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"arch": self.spec.name, "right": self.right, "graded": len(self.verdicts),
-                "verdicts": [v.to_dict() for v in self.verdicts]}
+                "verdicts": [v.to_dict() for v in self.verdicts],
+                "problems": [p.to_dict() for p in self.problems]}
 
 
 # ------------------------------------------------------------------------------------------- grading
@@ -117,8 +149,10 @@ class _Sheet:
 def grade(spec: Spec | dict[str, Any] | str, answers: dict[str, Any] | list[Any] | str) -> Report:
     """Grade a hand calculation (see the module docstring for the answers format).
 
-    Raises ``AnswersError`` for answers that cannot be read, and the spec's ``ArchitectureError`` when
-    its layers do not fit together (there is no truth to grade against then).
+    A cell that cannot be read ("abc", "5²") becomes a ``Problem`` of the report, naming the layer and the
+    cell; every other cell is still graded. Raises ``AnswersError`` only for answers whose structure cannot
+    be read (not JSON, an unknown layer or key), and the spec's ``ArchitectureError`` when its layers do not
+    fit together (there is no truth to grade against then).
     """
     spec = parse_spec(spec)
     analysis = analyze(spec)
@@ -127,15 +161,24 @@ def grade(spec: Spec | dict[str, Any] | str, answers: dict[str, Any] | list[Any]
     names = spec.names()
     per_layer, total = read_answers(answers, names)
     sheet = _Sheet(spec, analysis, analysis.top_rows(), names)
-    raw_shapes = {i: _parse_shape(a["output_shape"], names[i]) for i, a in per_layer.items()
-                  if a.get("output_shape") is not None}
+    problems: list[Problem] = []
+
+    def read(reader: Any, raw: Any, layer: int | None, what: str) -> Any:
+        try:
+            return reader(raw)
+        except CellError as err:
+            problems.append(Problem(layer, what, raw, err.message, err.fix or "",
+                                    "total" if layer is None else names[layer]))
+            return None
+
+    raw_shapes = {i: read(read_shape, a.get("output_shape"), i, "output_shape") for i, a in per_layer.items()}
     raw_shapes = {i: s for i, s in raw_shapes.items() if s is not None}
     sheet.channels_last = _writes_channels_last(sheet, raw_shapes)
     for i in sorted(raw_shapes):
         sheet.written[i] = raw_shapes[i]
         sheet.shape_ok[i], _, sheet.shapes[i] = _read_shape(sheet, i, raw_shapes[i])
     for i, a in per_layer.items():
-        count = _parse_count(a.get("params"), names[i])
+        count = read(read_count, a.get("params"), i, "params")
         if count is not None:
             sheet.counts[i] = count
 
@@ -145,10 +188,12 @@ def grade(spec: Spec | dict[str, Any] | str, answers: dict[str, Any] | list[Any]
             verdicts.append(_grade_shape(sheet, i, per_layer[i]["output_shape"]))
         if i in sheet.counts:
             verdicts.append(_grade_params(sheet, i, per_layer[i]["params"]))
-    total_count = _parse_count(total, "total")
+    total_count = read(read_count, total, None, "total_params")
     if total_count is not None:
         verdicts.append(_grade_total(sheet, total, total_count))
-    return Report(spec, verdicts)
+    order = {i: n for n, i in enumerate(sorted(per_layer))}
+    problems.sort(key=lambda p: (len(order) if p.layer is None else order[p.layer], FIELDS.index(p.field)))
+    return Report(spec, verdicts, problems)
 
 
 # ------------------------------------------------------------------------------------ reading answers
@@ -163,6 +208,8 @@ def read_answers(answers: dict[str, Any] | list[Any] | str,
         except json.JSONDecodeError as err:
             raise AnswersError(f"The answers are not valid JSON: {err.msg} at line {err.lineno}, "
                                f"column {err.colno}.") from None
+        except (ValueError, RecursionError):  # e.g. a number of more than 4300 digits
+            raise AnswersError("The answers cannot be read: a number in them is far too long.") from None
     if isinstance(answers, list):
         answers = {"layers": answers}
     if not isinstance(answers, dict):
@@ -232,47 +279,235 @@ def _layer_index(ref: Any, names: list[str]) -> int:
     raise AnswersError(f"There is no layer '{ref}' in this network.", hint)
 
 
-_SHAPE_CHARS = re.compile(r"^[\d\s,xX×*·()\[\]]*$")
+class CellError(AnswersError):
+    """One cell cannot be read; ``grade`` turns it into a ``Problem`` naming the layer and the cell."""
 
 
-def _parse_shape(raw: Any, where: str) -> tuple[int, ...] | None:
-    """[6, 28, 28], 400, "6x28x28", "28×28×6", "60 x 60 x 6", "(64 − 5)/1 + 1 = 60 × 60 × 6"."""
+MAX_CELL = 200  # characters: a cell is a number, a shape or a short worked sum
+MAX_COUNT = 10**15  # no network here comes near; larger values are typos (or hostile)
+MAX_EXPONENT = 64
+COUNT_FIX = "write a number like 456 or a sum like 5*5*3*6+6"
+SHAPE_FIX = "write it like 6x28x28 (C×H×W), 28x28x6, or one number such as 400 after Flatten"
+_SHAPE_CHARS = re.compile(r"^[0-9\s,xX×*·()\[\]]*$")
+_TIMES = str.maketrans({"·": "*", "⋅": "*", "∙": "*", "•": "*", "×": "*", "✕": "*", "x": "*", "X": "*",
+                        "−": "-", "–": "-", "—": "-", "÷": "/", "[": "(", "]": ")", "{": "(", "}": ")"})
+_SUPERSCRIPTS = {c: str(d) for d, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}
+
+
+def _quoted(raw: Any) -> str:
+    text = raw if isinstance(raw, str) else repr(raw)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def read_shape(raw: Any) -> tuple[int, ...] | None:
+    """A shape as written: [6, 28, 28], 400, "6x28x28", "28×28×6", "60 x 60 x 6", "(6, 60, 60)",
+    "(64 − 5)/1 + 1 = 60 × 60 × 6" (a worked size: the last part counts). None for an empty cell;
+    ``CellError`` for one that cannot be read."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     if isinstance(raw, (list, tuple)):
         values = list(raw)
-    elif isinstance(raw, int) and not isinstance(raw, bool):
+    elif _is_count(raw):
         values = [raw]
     elif isinstance(raw, str):
+        if len(raw) > MAX_CELL:
+            raise CellError(f"cannot read {_quoted(raw)}: it is {len(raw):,} characters long", SHAPE_FIX)
         text = raw.split("=")[-1].strip()
-        if not _SHAPE_CHARS.match(text) or not re.search(r"\d", text):
-            raise AnswersError(f"{where}: cannot read {raw!r} as a shape.", 'Write it like "6x28x28" or 400.')
-        values = [int(v) for v in re.findall(r"\d+", text)]
+        if not _SHAPE_CHARS.match(text) or not re.search(r"[0-9]", text):
+            raise CellError(f"cannot read {_quoted(raw)} as a shape", SHAPE_FIX)
+        values = [int(v) for v in re.findall(r"[0-9]+", text)]
     else:
-        raise AnswersError(f"{where}: cannot read {raw!r} as a shape.", 'Write it like "6x28x28" or 400.')
-    if not values or len(values) > 4 or not all(_is_count(v) and v >= 1 for v in values):
-        raise AnswersError(f"{where}: a shape is 1 to 3 whole numbers ≥ 1, got {raw!r}.")
+        raise CellError(f"cannot read {_quoted(raw)} as a shape", SHAPE_FIX)
+    if not values or len(values) > 4 or not all(_is_count(v) and 1 <= v <= MAX_COUNT for v in values):
+        raise CellError(f"cannot read {_quoted(raw)}: a shape is 1 to 3 whole numbers of at least 1",
+                        SHAPE_FIX)
     return tuple(int(v) for v in values)
 
 
-def _parse_count(raw: Any, where: str) -> int | None:
-    """156, "432,120", "432 120", "5·5·6·16 + 16 = 2416"."""
+def read_count(raw: Any) -> int | None:
+    """A parameter count as written: 156, "432,120", "432 120", a product or sum ("5*5*3*6+6", "5·5·3·6 + 6",
+    "5×5×3×6+6", "(5*5*3+1)*6", "5^2*3*6+6", "5²·3·6 + 6") or a worked sum ending in its result
+    ("5·5·6·16 + 16 = 2416"). None for an empty cell; ``CellError`` for one that cannot be read."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    if _is_count(raw) and raw >= 0:
-        return int(raw)
-    if isinstance(raw, str):
-        text = re.sub(r"[\s,_'\u2009\u202f]", "", raw.split("=")[-1])
-        if text.isdigit():
-            return int(text)
-    raise AnswersError(f"{where}: cannot read {raw!r} as a number of parameters.",
-                       "Write a whole number such as 2416 or 2,416.")
+    if _is_count(raw):
+        value = int(raw)
+        if value < 0:
+            raise CellError(f"cannot read {_quoted(raw)}: a number of parameters cannot be negative", COUNT_FIX)
+        if value > MAX_COUNT:
+            raise CellError(f"{_quoted(raw)} is far too large for a number of parameters", COUNT_FIX)
+        return value
+    if not isinstance(raw, str):
+        raise CellError(f"cannot read {_quoted(raw)} as a number of parameters", COUNT_FIX)
+    value = evaluate(raw)
+    if value < 0:
+        raise CellError(f"cannot read {_quoted(raw)}: it comes to {value:,}, and a number of parameters "
+                        "cannot be negative", COUNT_FIX)
+    return value
+
+
+def evaluate(text: str) -> int:
+    """The whole number a short sum stands for: digits, + − * × · / ( ) and powers (^, **, ²), thousands
+    separators ("62,006", "62 006"); a worked sum ("5*5*3*6 + 6 = 456") counts by its last part. Safe for any
+    input: parsed with ``ast`` and computed node by node with bounds (no ``eval``); ``CellError`` otherwise."""
+    if len(text) > MAX_CELL:
+        raise CellError(f"cannot read {_quoted(text)}: it is {len(text):,} characters long", COUNT_FIX)
+    parts = [p for p in text.split("=") if p.strip()]
+    if not parts:
+        raise CellError(f"cannot read {_quoted(text)} as a number of parameters", COUNT_FIX)
+    expr = parts[-1].strip().translate(_TIMES).replace("^", "**")
+    expr = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+", lambda m: "**" + "".join(_SUPERSCRIPTS[c] for c in m.group()), expr)
+    expr = re.sub(r"(?<=[0-9])[\s_'\u00a0\u2009\u202f](?=[0-9])", "", expr)  # 432 120, 432_120
+    expr = re.sub(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))", "", expr)  # 62,006 and 1,234,567
+    expr = re.sub(r"(?<![0-9])0+(?=[0-9])", "", expr)  # 007 is 7
+    if not re.fullmatch(r"[0-9+\-*/()\s]+", expr) or not re.search(r"[0-9]", expr):
+        raise CellError(f"cannot read {_quoted(text)} as a number of parameters", COUNT_FIX)
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise CellError(f"cannot read {_quoted(text)} as a number of parameters", COUNT_FIX) from None
+    try:
+        return _compute(tree.body, text)
+    except RecursionError:
+        raise CellError(f"cannot read {_quoted(text)}: it is nested too deeply", COUNT_FIX) from None
+
+
+def _compute(node: ast.AST, text: str) -> int:
+    def too_large() -> CellError:
+        return CellError(f"{_quoted(text)} is far too large for a number of parameters",
+                         f"{COUNT_FIX} (at most {MAX_COUNT:,})")
+
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        value = node.value
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
+        value = _compute(node.operand, text)
+        value = -value if isinstance(node.op, ast.USub) else value
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+        left, right = _compute(node.left, text), _compute(node.right, text)
+        if isinstance(node.op, ast.Add):
+            value = left + right
+        elif isinstance(node.op, ast.Sub):
+            value = left - right
+        elif isinstance(node.op, ast.Mult):
+            value = left * right
+        elif isinstance(node.op, ast.Div):
+            if right == 0:
+                raise CellError(f"cannot read {_quoted(text)}: it divides by zero", COUNT_FIX)
+            if left % right:
+                raise CellError(f"cannot read {_quoted(text)}: {left:,} / {right:,} is not a whole number",
+                                COUNT_FIX)
+            value = left // right
+        else:
+            if right < 0:
+                raise CellError(f"cannot read {_quoted(text)}: a negative power is not a whole number", COUNT_FIX)
+            if right > MAX_EXPONENT and abs(left) > 1:
+                raise too_large()
+            value = left**right
+    else:
+        raise CellError(f"cannot read {_quoted(text)} as a number of parameters", COUNT_FIX)
+    if abs(value) > MAX_COUNT:
+        raise too_large()
+    return value
 
 
 def _is_count(v: Any) -> bool:
     if isinstance(v, bool):
         return False
     return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+
+
+# ------------------------------------------------------------------------------- the answers as a form
+
+
+@dataclass
+class AnswerSheet:
+    """The answers as a form shows them: per layer, the output shape and the parameter count as typed
+    (strings, "" for an empty cell), and the total. ``to_json``/``from_json`` keep it compact (for a link)
+    and read back whatever a link holds without failing (a damaged or hand-edited link gives empty cells)."""
+
+    cells: list[list[str]]  # one [output shape, params] per layer
+    total: str = ""
+
+    @classmethod
+    def empty(cls, n_layers: int) -> AnswerSheet:
+        return cls([["", ""] for _ in range(n_layers)])
+
+    @classmethod
+    def from_answers(cls, answers: dict[str, Any] | list[Any] | str, names: list[str]) -> AnswerSheet:
+        """E.g. the coursework document's answers (cnnedu.zoo.DOCUMENT_ANSWERS) put into the form."""
+        per_layer, total = read_answers(answers, names)
+        sheet = cls.empty(len(names))
+        for i, item in per_layer.items():
+            sheet.cells[i] = [_cell_text(item.get("output_shape")), _cell_text(item.get("params"))]
+        sheet.total = _cell_text(total)
+        return sheet
+
+    @classmethod
+    def from_json(cls, data: Any, n_layers: int) -> AnswerSheet:
+        sheet = cls.empty(n_layers)
+        if not isinstance(data, dict):
+            return sheet
+        cells = data.get("cells")
+        for i, row in enumerate(cells[:n_layers] if isinstance(cells, list) else []):
+            if isinstance(row, list):
+                sheet.cells[i] = [_cell_text(v)[:MAX_CELL] if isinstance(v, (str, int)) else ""
+                                  for v in (row + ["", ""])[:2]]
+        total = data.get("total")
+        sheet.total = _cell_text(total)[:MAX_CELL] if isinstance(total, (str, int)) else ""
+        return sheet
+
+    def to_json(self) -> dict[str, Any]:
+        cells = [list(row) for row in self.cells]
+        while cells and not any(cells[-1]):
+            cells.pop()
+        return {"cells": cells, "total": self.total}
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.total.strip() and not any(v.strip() for row in self.cells for v in row)
+
+    def answers(self) -> dict[str, Any]:
+        """The answers for ``grade``."""
+        layers = [{k: v.strip() for k, v in zip(("output_shape", "params"), row, strict=True) if v.strip()}
+                  for row in self.cells]
+        out: dict[str, Any] = {"layers": layers}
+        if self.total.strip():
+            out["total_params"] = self.total.strip()
+        return out
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "×".join(map(str, value))
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def network_key(name: str, spec: Spec | None = None) -> str:
+    """A short name for the network a form answers: the preset id, or, for a network being built (which
+    can change), a name that changes with it, so answers for an earlier version are not carried over."""
+    if spec is None:
+        return name
+    digest = hashlib.sha1(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    return f"build-{digest}"
+
+
+def verdict_table(report: Report) -> list[dict[str, Any]]:
+    """One row per graded cell, as the Check page shows them: mark, layer, what, claim, correct, hint."""
+    names = report.spec.names()
+    rows = []
+    for v in report.verdicts:
+        rows.append({"": "✓" if v.ok else "✗",
+                     "layer": "total" if v.layer is None else f"{v.layer} {names[v.layer]}",
+                     "what": {"output_shape": "shape", "params": "params", "total_params": "params"}[v.field],
+                     "you wrote": _cell_text(v.claimed), "correct": v.correct_text,
+                     "likely mistake": v.hint or v.note, "formula": v.formula})
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------- shapes

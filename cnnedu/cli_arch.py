@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from cnnedu.analysis import Analysis, analyze, human_bytes, human_count
@@ -129,9 +130,11 @@ def check(args: argparse.Namespace) -> int:
         raise SpecError(f"Cannot read the answers file {path}: {err}.",
                         'It must be JSON like {"layers": [{"output_shape": [6, 28, 28], "params": 456}]}.') from None
     report = grade(spec, answers)
+    for problem in report.problems:  # the cells that cannot be read; every other cell is still graded
+        print(f"error: {problem}", file=sys.stderr)
     if args.json:
         print_json([v.to_dict() for v in report.verdicts])
-        return 0
+        return 2 if report.problems else 0
     names = spec.names()
     for v in report.verdicts:
         where = "total" if v.layer is None else f"{v.layer} {names[v.layer]}"
@@ -139,6 +142,10 @@ def check(args: argparse.Namespace) -> int:
         print(f"{mark} {where:16} {v.field:13} you: {v.claimed}   correct: {v.correct_text}   ({v.formula})")
         if v.hint or v.note:
             print(f"    {v.hint or v.note}")
+    for p in report.problems:
+        where = "total" if p.layer is None else f"{p.layer} {p.name}"
+        print(f"? {where:16} {p.field:13} you: {p.raw}   not graded: {p.message}")
     right = sum(v.ok for v in report.verdicts)
-    print(f"\n{right} of {len(report.verdicts)} right")
-    return 0
+    unread = f", {len(report.problems)} not graded (cannot be read)" if report.problems else ""
+    print(f"\n{right} of {len(report.verdicts)} right{unread}")
+    return 2 if report.problems else 0

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnnedu.analysis import analyze
-from cnnedu.answers import AnswersError, grade
+from cnnedu.answers import AnswersError, AnswerSheet, evaluate, grade, read_count, read_shape, verdict_table
 from cnnedu.zoo import DOCUMENT_ANSWERS, PRESETS, preset_spec
 
 TASK_1_2 = DOCUMENT_ANSWERS["lenet-64x64-gray"]  # 000 Task 1.2 as the document writes it
@@ -207,9 +207,6 @@ def test_answer_formats_are_read_forgivingly():
     ({"layers": {"40": {"params": 1}}}, "no layer 40"),
     ({"layers": [{"params": 1}] * 20}, "answers for 20 layers"),
     ({"layers": [{"parms": 1}]}, "Did you mean 'params'"),
-    ({"layers": [{"output_shape": "six by six"}]}, "cannot read 'six by six' as a shape"),
-    ({"layers": [{"params": "lots"}]}, "cannot read 'lots'"),
-    ({"total_params": -3}, "cannot read -3"),
     ({"totl": 3}, "Unknown key 'totl'"),
     ({"layers": [{"layer": "conv1", "params": 1}, {"layer": 0, "params": 2}]}, "answered twice"),
     ("{not json", "not valid JSON"),
@@ -243,3 +240,101 @@ def test_any_wrong_answer_gets_a_hint_never_an_exception(claims, total):
         answers["layers"].setdefault(str(layer), {})[field] = value
     for verdict in grade(preset_spec("lenet-64x64-gray"), answers).verdicts:
         assert verdict.ok == (verdict.hint == ""), verdict
+
+
+# ------------------------------------------------------------------- unreadable cells, arithmetic
+
+
+@pytest.mark.parametrize("answers, where, words", [
+    ({"layers": [{"output_shape": "six by six"}]}, "Layer 0 (conv1), your output shape",
+     "cannot read 'six by six' as a shape"),
+    ({"layers": [{"params": "lots"}]}, "Layer 0 (conv1), your params", "cannot read 'lots'"),
+    ({"total_params": -3}, "Your total", "cannot be negative"),
+    ({"layers": {"conv2": {"params": "abc"}}}, "Layer 3 (conv2), your params", "cannot read 'abc'"),
+])
+def test_an_unreadable_cell_is_a_problem_of_its_own(answers, where, words):
+    report = grade(preset_spec("lenet-cifar10"), answers)
+    assert report.verdicts == []
+    (problem,) = report.problems
+    assert problem.where == where and words in problem.message
+    assert str(problem).startswith(f"{where}: ") and " — write " in str(problem)
+
+
+def test_one_unreadable_cell_does_not_stop_the_others_being_graded():
+    answers = {"layers": [dict(a or {}) for a in TASK_1_2["layers"]], "total_params": TASK_1_2["total_params"]}
+    answers["layers"][3]["params"] = "5*5*6*16+16"  # conv2, now right: 5·5·6·16 + 16 = 2416
+    answers["layers"][7]["params"] = "abc"  # fc1, unreadable
+    report = grade(preset_spec("lenet-64x64-gray"), answers)
+    v = verdicts_by_key(report)
+    assert (7, "params") not in v and len(report.verdicts) == 12
+    assert v[(3, "params")].ok and v[(3, "params")].correct == 2416
+    assert v[(0, "params")].ok and v[(0, "params")].correct == 156  # 5·5·1·6 + 6
+    assert not v[(5, "output_shape")].ok and not v[(None, "total_params")].ok
+    (problem,) = report.problems
+    assert (problem.layer, problem.field, problem.name) == (7, "params", "fc1")
+    assert str(problem) == ("Layer 7 (fc1), your params: cannot read 'abc' as a number of parameters — "
+                            "write a number like 456 or a sum like 5*5*3*6+6")
+    assert report.to_dict()["problems"][0]["text"] == str(problem)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("5*5*3*6+6", 456), ("5·5·3·6 + 6", 456), ("5×5×3×6+6", 456), ("(5*5*3+1)*6", 456),
+    ("5x5x3x6+6", 456), ("5^2*3*6+6", 456), ("5**2*3*6+6", 456), ("5²·3·6 + 6", 456),
+    ("5*5*3*6 + 6 = 456", 456), ("62,006", 62_006), ("62 006", 62_006), ("1,234,567", 1_234_567),
+    ("5*5*1*6+6", 156),  # LeNet on 1×64×64, conv1: 5·5·1·6 + 6
+    ("5*5*6*16+16", 2416), ("2704*120 + 120", 324_600), ("16*13*13", 2704), ("0", 0), ("007", 7),
+    ("120 − 20", 100), ("(60 - 2)/2 + 1", 30),
+])
+def test_arithmetic_is_read_as_the_student_means_it(text, value):
+    assert evaluate(text) == value
+    assert read_count(text) == value
+
+
+@pytest.mark.parametrize("text, words", [
+    ("²", "cannot read '²'"), ("9" * 5000, "5,000 characters long"), ("9" * 150, "far too large"),
+    ("9**9**9", "far too large"), ("2^99", "far too large"), ("__import__('os')", "cannot read"),
+    ("abc", "cannot read 'abc'"), ("1/0", "divides by zero"), ("7/2", "not a whole number"),
+    ("5*", "cannot read"), ("(" * 150 + "1" + ")" * 45, "cannot read"), ("2**-1", "negative power"),
+    ("lambda: 1", "cannot read"), ("1e9", "cannot read"), ("4.5", "cannot read"), ("=", "cannot read"),
+])
+def test_hostile_or_garbled_counts_give_a_clear_message(text, words):
+    with pytest.raises(AnswersError) as info:
+        read_count(text)
+    assert words in str(info.value) and "write a number like 456" in str(info.value)
+    (problem,) = grade(preset_spec("lenet-cifar10"), {"layers": {"conv1": {"params": text}}}).problems
+    assert words in str(problem)
+
+
+def test_a_negative_sum_is_not_a_count():
+    with pytest.raises(AnswersError, match="cannot be negative"):
+        read_count("6 - 456")
+
+
+@pytest.mark.parametrize("text, shape", [
+    ("6x60x60", (6, 60, 60)), ("60 x 60 x 6", (60, 60, 6)), ("(6, 60, 60)", (6, 60, 60)),
+    ("60×60×6", (60, 60, 6)), ("(64 − 5)/1 + 1 = 60 × 60 × 6", (60, 60, 6)), ("400", (400,)), (400, (400,)),
+])
+def test_shapes_keep_working(text, shape):
+    assert read_shape(text) == shape
+
+
+@pytest.mark.parametrize("text", ["²", "6x60x²", "9" * 5000, "abc", "6x0x60"])
+def test_unreadable_shapes_give_a_clear_message(text):
+    with pytest.raises(AnswersError) as info:
+        read_shape(text)
+    assert "cannot read" in str(info.value) and "6x28x28" in str(info.value)
+
+
+def test_the_answer_sheet_round_trips_and_reads_damaged_links_as_empty():
+    names = preset_spec("lenet-64x64-gray").names()
+    sheet = AnswerSheet.from_answers(TASK_1_2, names)
+    assert sheet.cells[0] == ["60 x 60 x 6", "156"] and sheet.cells[1] == ["", ""] and sheet.total == "443706"
+    again = AnswerSheet.from_json(sheet.to_json(), len(names))
+    assert again == sheet and again.answers() == AnswerSheet.from_answers(again.answers(), names).answers()
+    assert len(sheet.to_json()["cells"]) == 12
+    for junk in (None, "x", {"cells": "x"}, {"cells": [[1, {"a": 2}], "row", [None]], "total": [1]}):
+        assert AnswerSheet.from_json(junk, 12).cells[1] == ["", ""]
+    assert AnswerSheet.from_json({"cells": [["a" * 999, 5]]}, 2).cells == [["a" * 200, "5"], ["", ""]]
+    assert AnswerSheet.empty(3).is_empty and not sheet.is_empty
+    rows = verdict_table(grade(preset_spec("lenet-64x64-gray"), sheet.answers()))
+    assert rows[0]["layer"] == "0 conv1" and rows[0][""] == "✓" and rows[-1]["correct"] == "338,186"

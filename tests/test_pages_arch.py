@@ -103,3 +103,31 @@ def test_check_page_loads_the_documents_hand_calculation_and_names_its_mistakes(
     hints = " ".join(verdicts["likely mistake"])
     assert "pooled the 30×30 input of conv2 instead of its 26×26 output" in hints
     assert "1 input channel" in hints and "15×15×16 = 3600" in hints
+
+
+def test_check_page_grades_every_readable_cell_and_names_the_unreadable_one():
+    at = open_page("pages/check.py")
+    at.selectbox(key="check_arch").set_value("lenet-cifar10")
+    at.run()
+    at.text_input(key="answers_lenet-cifar10_total").input("abc")
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "0 of 0"
+    (error,) = [e.value.replace("\\", "") for e in at.error]  # the page escapes markdown (5\\*5 …)
+    assert error.startswith("Your total: cannot read 'abc'") and "5*5*3*6+6" in error
+    at.text_input(key="answers_lenet-cifar10_total").input("456 + 2416 + 48120 + 10164 + 850")
+    at.run()
+    assert at.metric[0].value == "1 of 1" and not at.error
+
+
+def test_check_page_restores_the_network_and_the_answers_from_the_address_bar():
+    from cnnedu.ui.state import encode
+
+    answers = {"net": "lenet-64x64-gray", "cells": [["6x60x60", "5*5*1*6+6"], ["", ""], ["", ""],
+                                                    ["", "5*5*6*16+16"]], "total": "338,186"}
+    at = open_page("pages/check.py", {"check": encode("lenet-64x64-gray"), "answers": encode(answers)})
+    assert at.selectbox(key="check_arch").value == "lenet-64x64-gray"
+    assert at.text_input(key="answers_lenet-64x64-gray_total").value == "338,186"
+    assert at.metric[0].value == "4 of 4"  # conv1's shape and params (156), conv2's params (2416), the total
+    hostile = open_page("pages/check.py", {"check": encode("no-such-net"), "answers": "%%%garbage"})
+    assert not hostile.exception and hostile.selectbox(key="check_arch").value == "(current build)"

@@ -95,3 +95,39 @@ def the_build(default: dict[str, Any]) -> dict[str, Any]:
 def set_the_build(spec: dict[str, Any]) -> None:
     st.session_state[BUILD_KEY] = spec
     url_set("spec", spec)
+
+
+def restore(key: str, value: Any) -> None:
+    """Call before ``keep(key, ...)``: in a new session (a reload, the link opened in another tab) the widget
+    ``key`` starts at ``value``, e.g. what ``url_get`` found; otherwise this does nothing."""
+    if value is not None and key not in st.session_state and key not in st.session_state.get(_KEPT, {}):
+        st.session_state[key] = value
+
+
+_EDITORS = "_stable_editors"  # {name: {"data": the data given to the editor, "version": n}}
+
+
+def editor_data(name: str, current: Any) -> tuple[Any, str]:
+    """For an ``st.data_editor`` whose edits must survive: (the data to give it, its key).
+
+    ``current`` is what the student has now (the values the editor returned last run, kept by the page).
+    Rebuilding the editor's data from what it returned makes Streamlit drop its edits (streamlit issues
+    7354 and 7749), so the data stays the same from run to run while the widget lives; only when the widget
+    is new (the first run, a new session, back from another page, which made Streamlit forget it) is it
+    taken from ``current``, under a new key.
+    """
+    editors = st.session_state.setdefault(_EDITORS, {})
+    entry = editors.setdefault(name, {"data": current, "version": 0})
+    key = f"{name}_{entry['version']}"
+    if key not in st.session_state and entry["data"] != current:
+        entry["data"], entry["version"] = current, entry["version"] + 1
+        key = f"{name}_{entry['version']}"
+    return entry["data"], key
+
+
+def reset_editor(name: str, data: Any) -> None:
+    """Give the editor ``name`` new data (e.g. in a button's callback: "fill in the document's answers"), under
+    a new key. The page keeps ``data`` as its current value too."""
+    editors = st.session_state.setdefault(_EDITORS, {})
+    version = editors.get(name, {"version": 0})["version"] + 1
+    editors[name] = {"data": data, "version": version}

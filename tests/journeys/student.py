@@ -78,7 +78,12 @@ class Student:
 
     def selected(self, label: str) -> str:
         """The option a selectbox shows."""
-        return self.page.get_by_role("combobox", name=label, exact=True).first.input_value()
+        box = self.page.locator('[data-testid="stSelectbox"]').filter(
+            has=self.page.get_by_text(label, exact=True)).first
+        combo = box.get_by_role("combobox")
+        if not box.locator('[data-baseweb="select"]').count() and combo.count():  # Streamlit ≥ 1.5x
+            return combo.first.input_value().strip()
+        return box.locator('[data-baseweb="select"]').inner_text().strip()
 
     # ------------------------------------------------------------------ widgets
     def type_into(self, label: str, text: str) -> None:
@@ -91,8 +96,33 @@ class Student:
 
     def choose(self, label: str, option: str) -> None:
         """Picks ``option`` (its visible text, or a part of it) in the selectbox ``label``."""
-        self.page.get_by_role("combobox", name=label, exact=True).first.click()
-        self.page.get_by_role("option").filter(has_text=option).first.click()
+        box = self.page.locator('[data-testid="stSelectbox"]').filter(
+            has=self.page.get_by_text(label, exact=True)).first
+        box.wait_for()
+        combo = box.get_by_role("combobox")
+        if not box.locator('[data-baseweb="select"]').count() and combo.count():
+            # Streamlit 1.6x draws a combo box, which takes no clicks on its options: type, then pick it with
+            # the keys (fill() does not filter the list); the keys can come too early for it, so check and retry
+            for _attempt in range(3):
+                combo.first.click()
+                combo.first.press("Control+a")
+                combo.first.press_sequentially(option, delay=20)
+                first = self.page.locator('[role="option"]').first
+                expect(first).to_contain_text(option)  # the list is filtered: the option is the first one
+                self.page.wait_for_timeout(300)
+                self.page.keyboard.press("ArrowDown")
+                expect(first).to_have_attribute("data-focused", "true")
+                self.page.wait_for_timeout(200)
+                self.page.keyboard.press("Enter")
+                self.wait()
+                self.page.wait_for_timeout(300)
+                self.wait()
+                if option in self.selected(label):
+                    return
+            raise AssertionError(f"could not choose {option!r} in {label!r} (it shows {self.selected(label)!r})")
+        else:
+            box.locator('[data-baseweb="select"]').click()
+            self.page.locator('[role="option"]').filter(has_text=option).first.click()
         self.wait()
 
     def click(self, name: str | re.Pattern) -> None:
@@ -122,7 +152,13 @@ class Student:
             return column
         names = self.columns(which)
         assert column in names, f"no column {column!r} in {names}"
-        return names.index(column) + 1
+        return names.index(column) + self._first_col(which)
+
+    def _first_col(self, which: int | str) -> int:
+        """The COL of the grid's first column: 1 after the index column, 0 in a table with hide_index=True."""
+        first = self.grid(which).locator("tbody tr").first.locator("td").first
+        found = re.fullmatch(r"glide-cell-(\d+)-\d+", first.get_attribute("id") or "") if first.count() else None
+        return int(found.group(1)) if found else 1
 
     def cell(self, which: int | str, row: int, column: str | int) -> str:
         """The text of one cell (row 0 = the first data row)."""
@@ -152,13 +188,14 @@ class Student:
         """Puts the grid's cursor on a cell: a click on the first row's index cell, then arrow keys."""
         grid = self.grid(which)
         col = self._col(which, column)
+        start = self._first_col(which)
         for _attempt in range(3):
             grid.scroll_into_view_if_needed()
             box = grid.locator("canvas").first.bounding_box()
-            self.page.mouse.click(box["x"] + 60, box["y"] + HEADER_H + ROW_H // 2)
-            if not self._wait_cursor(grid, "glide-cell-1-0"):
+            self.page.mouse.click(box["x"] + (60 if start else 20), box["y"] + HEADER_H + ROW_H // 2)
+            if not self._wait_cursor(grid, f"glide-cell-{start}-0"):
                 continue
-            for c in range(1, col):
+            for c in range(start, col):
                 self.page.keyboard.press("ArrowRight")
                 self._wait_cursor(grid, f"glide-cell-{c + 1}-0", 1.0)
             for r in range(row):
