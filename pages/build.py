@@ -32,21 +32,24 @@ def on_start_from() -> None:
 
 
 # ---- where to start, and the input
-top = st.columns([3, 2])
+upload_problem = None
+top = st.columns([4, 1], vertical_alignment="bottom")
 with top[0]:
     st.selectbox("Start from", ["—", "blank", *PRESETS], key="start_from", on_change=on_start_from,
                  format_func=lambda k: {"—": "keep the current build", "blank": "a blank network"}.get(
                      k, f"{PRESETS[k].title} ({k})" if k in PRESETS else k),
                  help="Every coursework network from the seed documents, or an empty one.")
     preset = next((p for p in PRESETS.values() if p.title == build.get("name")), None)
-with top[1]:
+with top[1].popover("Upload a spec", icon=":material/upload:", width="stretch"):
     uploaded = st.file_uploader("Upload a spec (.json)", type=["json"], key=f"upload_{v}")
     if uploaded is not None:
         try:
             editor.replace(parse_spec(uploaded.getvalue().decode("utf-8", errors="replace")).to_dict())
             st.rerun()
         except CnnEduError as err:
-            show_error(err, f"{uploaded.name}: ")
+            upload_problem = (err, uploaded.name)
+if upload_problem:
+    show_error(upload_problem[0], f"{upload_problem[1]}: ")
 if preset:
     st.caption(f"**{preset.title}** — {preset.source}, {preset.task}. {preset.description}")
 
@@ -128,10 +131,16 @@ with tabs[1]:
         frame = analysis_frame(result)
         with st.container(key="build_analysis"):
             st.dataframe(frame, hide_index=True, width="stretch", height=min(35 * (len(frame) + 1) + 3, 520),
-                         column_config={
+                         column_config={  # widths that fit the numbers and formulas of the coursework nets
                              "#": st.column_config.TextColumn(width=30),
-                             "params": st.column_config.NumberColumn(format="localized", width=90),
-                             "MACs": st.column_config.NumberColumn(format="localized", width=110)})
+                             "layer": st.column_config.TextColumn(width=75),
+                             "type": st.column_config.TextColumn(width=85),
+                             "input": st.column_config.TextColumn(width=80),
+                             "output": st.column_config.TextColumn(width=80),
+                             "output size formula": st.column_config.TextColumn(width=235),
+                             "params": st.column_config.NumberColumn(format="localized", width=80),
+                             "params formula": st.column_config.TextColumn(width=150),
+                             "MACs": st.column_config.NumberColumn(format="localized", width=100)})
 with tabs[2]:
     if result is not None and result.ok:
         source = pytorch_source(spec)

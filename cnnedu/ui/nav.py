@@ -39,6 +39,10 @@ PAGES = [
     PageInfo("pages/inside.py", "Look inside", "inside", ":material/visibility:"),
     PageInfo("pages/predict.py", "Predict", "predict", ":material/online_prediction:"),
 ]
+# A classroom projector is often 1280×720: less empty margin around the page so that the tables fit.
+PROJECTOR_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding: 2.5rem 1.5rem 3rem 1.5rem; }
+</style>"""
 PAGE = {p.url_path or "home": p for p in PAGES}  # e.g. PAGE["train"].path
 
 
@@ -48,6 +52,7 @@ def frame() -> st.navigation:
     st.set_page_config(page_title="cnnedu — CNN explorer", page_icon=":material/neurology:", layout="wide")
     page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=not p.url_path,
                                   **({"url_path": p.url_path} if p.url_path else {})) for p in PAGES])
+    st.html(PROJECTOR_CSS)
     remember_widgets()
     with st.sidebar:
         st.caption("cnnedu: build the coursework CNNs, check your hand calculations, train, look inside, "

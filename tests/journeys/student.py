@@ -126,8 +126,9 @@ class Student:
         self.wait()
 
     def click(self, name: str | re.Pattern) -> None:
-        """Clicks the button whose text is ``name``."""
-        self.page.get_by_role("button", name=name).first.click()
+        """Clicks the visible button whose text is ``name`` (exactly, for a string)."""
+        buttons = self.page.get_by_role("button", name=name, exact=isinstance(name, str))
+        buttons.filter(visible=True).first.click()
         self.wait()
 
     def tab(self, name: str) -> None:
@@ -190,7 +191,8 @@ class Student:
         col = self._col(which, column)
         start = self._first_col(which)
         for _attempt in range(3):
-            grid.scroll_into_view_if_needed()
+            grid.evaluate("e => e.scrollIntoView({block: 'center'})")  # not under the app's sticky header
+            self.page.wait_for_timeout(100)
             box = grid.locator("canvas").first.bounding_box()
             self.page.mouse.click(box["x"] + (60 if start else 20), box["y"] + HEADER_H + ROW_H // 2)
             if not self._wait_cursor(grid, f"glide-cell-{start}-0"):
