@@ -304,7 +304,7 @@ def show_run(run_id: str) -> None:
                            help="Opens the Runs page with this run and the run before it overlaid."):
             earlier = [r.id for r in runs.list_runs() if r.seq < run.seq and r.status == "done"][:1]
             st.switch_page("pages/runs.py", query_params={"compare": ",".join([*earlier, run.id])})
-        if run.status == "done" and links[1].button("Look inside this network", icon=":material/visibility:", key="train_inside",
+        if runs.has_weights(run) and links[1].button("Look inside this network", icon=":material/visibility:", key="train_inside",
                                                     width="stretch"):
             st.session_state["inside_run"] = run.id  # the run picker of the Look inside page
             st.switch_page("pages/inside.py")

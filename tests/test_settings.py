@@ -62,3 +62,19 @@ def test_settings_from_the_address_bar_keep_only_known_keys_of_the_right_type():
     assert clean({"train_lr": "0.01", "train_flip": 2, "bogus": 1, "train_epochs": 3}) == {
         "train_lr": "0.01", "train_flip": 1.0}
     assert clean("not a dict") == {}
+
+
+def test_the_upload_limit_is_one_number_everywhere():
+    import tomllib
+    from pathlib import Path
+
+    from cnnedu.images import MAX_FILE_BYTES, UPLOAD_LIMIT_MB, decode_image
+    from cnnedu.predict import MAX_MODEL_BYTES
+
+    config = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == UPLOAD_LIMIT_MB
+    assert MAX_FILE_BYTES == MAX_MODEL_BYTES == UPLOAD_LIMIT_MB * 1024 * 1024
+    with pytest.raises(Exception, match=f"cnnedu reads images up to {UPLOAD_LIMIT_MB} MB"):
+        decode_image(b"x" * (MAX_FILE_BYTES + 1))
+    page = (Path(__file__).parents[1] / "pages" / "predict.py").read_text()
+    assert "20 MB" not in page and "200 MB" not in page and "Export page" not in page
