@@ -21,6 +21,7 @@ from cnnedu.ui.runs_view import (
     run_labels,
     settings_row,
 )
+from cnnedu.ui.state import keep
 
 ensure_navigation()
 COMPARE_KEY = "runs_compare"  # the selected runs (also ?compare=id,id in the URL)
@@ -85,14 +86,14 @@ def compare(all_runs: list[runs.Run]) -> None:
     from_url = [i for i in st.query_params.get("compare", "").split(",") if i in ids]
     if from_url and from_url != st.session_state.get(COMPARE_KEY):  # a link from the Train page
         st.session_state[COMPARE_KEY] = from_url
-    elif COMPARE_KEY in st.session_state:  # a deleted run leaves the selection
+    else:  # kept across pages (cnnedu.ui.state.keep); a deleted run leaves the selection
+        keep(COMPARE_KEY, default_selection(all_runs))
         st.session_state[COMPARE_KEY] = [i for i in st.session_state[COMPARE_KEY] if i in ids]
-    else:
-        st.session_state[COMPARE_KEY] = default_selection(all_runs)
     chosen = st.multiselect("Runs to overlay", ids, key=COMPARE_KEY, on_change=on_compare,
                             placeholder="Choose the runs to compare",
                             help="E.g. the same network trained with learning rates 0.1, 0.01, 0.001 and "
                                  "0.0001 (000 Task 1.5), or SGD against Adam (001 Exercise 3).")
+    on_compare()  # the selection stays in the address bar (?compare=): a reload or a second tab keeps it
     if not chosen:
         st.caption("Choose one or more runs to see their curves on top of each other.")
         return

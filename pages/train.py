@@ -95,7 +95,8 @@ def device_label(name: str) -> str:
 
 def on_optimizer() -> None:
     """A new optimizer starts from its usual learning rate (Adam's 0.001, SGD's 0.01)."""
-    st.session_state.train_lr = format_number(DEFAULT_LR[st.session_state.train_optimizer])
+    st.session_state[train_form.SAVED_KEY]["train_lr"] = format_number(DEFAULT_LR[st.session_state.train_optimizer])
+    st.session_state.pop("train_lr", None)  # the box is drawn afresh with the new value
 
 
 # ------------------------------------------------------------------------------------------- data notes
@@ -387,7 +388,7 @@ with settings:
     with st.expander("Preview augmented samples"):
         if spec is not None:
             show_preview(dataset, spec, data_dir, st.session_state.train_flip, v["crop"] or 0,
-                         parse_setting("seed", st.session_state.train_seed).value or 0)
+                         parse_setting("seed", st.session_state[train_form.SAVED_KEY]["train_seed"]).value or 0)
         st.caption("Normalization is not shown: it only shifts and scales the values, the picture stays the same.")
 
     st.subheader("Optimizer")
