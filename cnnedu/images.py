@@ -4,7 +4,7 @@ A network trained on 28×28 gray Fashion-MNIST images cannot look at a 4000×300
 Between the file and the network, several things happen, and each one can change the prediction:
 
 1. **Decode** the file (``load_image``). Uploaded files are untrusted: we accept only common image
-   formats, refuse files over 20 MB and images over 40 megapixels *before* decoding them (a
+   formats, refuse files over ``UPLOAD_LIMIT_MB`` (50 MB) and images over 40 megapixels *before* decoding them (a
    "decompression bomb" is a tiny file that claims to be gigapixels), decode inside a ``try`` so that a
    truncated or corrupt file becomes a readable :class:`PredictError`, take the first frame of an
    animation, and turn the picture upright using the camera's EXIF orientation tag.
@@ -37,7 +37,11 @@ from PIL import Image, ImageOps
 from cnnedu.errors import PredictError
 from cnnedu.onnxmeta import ModelMeta
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
+#: The largest upload, in MB as Streamlit counts them (1 MB = 1024 × 1024 bytes): the same number as
+#: ``maxUploadSize`` in .streamlit/config.toml, so the uploader, its help text and the error agree.
+UPLOAD_LIMIT_MB = 50
+MB = 1024 * 1024
+MAX_FILE_BYTES = UPLOAD_LIMIT_MB * MB
 MAX_PIXELS = 40_000_000
 #: Formats we let Pillow open. Others (EPS runs Ghostscript, PSD, ...) are refused on purpose.
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM", "ICO")
@@ -148,7 +152,7 @@ _ORIENTATIONS = {1: "upright", 2: "mirrored", 3: "rotated 180°", 4: "flipped ve
 
 
 def _too_big(size: int, limit: int) -> PredictError:
-    return PredictError(f"The file is {size / 1e6:.1f} MB; cnnedu reads images up to {limit / 1e6:.0f} MB.",
+    return PredictError(f"The file is {size / MB:.1f} MB; cnnedu reads images up to {limit / MB:.0f} MB.",
                         "Save a smaller copy of the image (the network only sees a few dozen pixels anyway).")
 
 

@@ -29,16 +29,26 @@ from typing import Any
 import numpy as np
 
 from cnnedu.errors import PredictError
-from cnnedu.images import Decoded, ImageSource, Prepared, decode_image, load_image, prepare
+from cnnedu.images import (
+    MB,
+    UPLOAD_LIMIT_MB,
+    Decoded,
+    ImageSource,
+    Prepared,
+    decode_image,
+    load_image,
+    prepare,
+)
 from cnnedu.onnxmeta import ModelMeta, has_cnnedu_props
 
 __all__ = ["Decoded", "Guess", "ModelMeta", "OnnxModel", "Prediction", "Prepared", "clear_session_cache",
            "decode_image", "load_image", "predict", "prepare", "to_probs"]
 
-MAX_MODEL_BYTES = 200 * 1024 * 1024
+MAX_MODEL_BYTES = UPLOAD_LIMIT_MB * MB  # the upload limit: a model is uploaded like an image
 SESSION_CACHE_SIZE = 4
 
-_ONNX_FIX = "Upload a .onnx file exported by cnnedu (Export page) or by torch.onnx.export."
+_ONNX_FIX = ("Upload a .onnx file exported by cnnedu (on the Predict page, choose \"A finished training run\" "
+             "and press Download the .onnx; or run `python -m cnnedu export`) or by torch.onnx.export.")
 
 
 @dataclass
@@ -106,8 +116,8 @@ class OnnxModel:
             raise PredictError(f"Expected the bytes of an ONNX file, got {type(data).__name__}.")
         data = bytes(data)
         if len(data) > max_bytes:
-            raise PredictError(f"The model file is {len(data) / 1e6:.1f} MB; cnnedu loads models up to "
-                               f"{max_bytes / 1e6:.0f} MB.", "Export a smaller network.")
+            raise PredictError(f"The model file is {len(data) / MB:.1f} MB; cnnedu loads models up to "
+                               f"{max_bytes / MB:.0f} MB.", "Export a smaller network.")
         if not data:
             raise PredictError("The model file is empty.", _ONNX_FIX)
         try:
@@ -172,8 +182,8 @@ class OnnxModel:
         try:
             size = path.stat().st_size
             if size > max_bytes:
-                raise PredictError(f"The model file is {size / 1e6:.1f} MB; cnnedu loads models up to "
-                                   f"{max_bytes / 1e6:.0f} MB.", "Export a smaller network.")
+                raise PredictError(f"The model file is {size / MB:.1f} MB; cnnedu loads models up to "
+                                   f"{max_bytes / MB:.0f} MB.", "Export a smaller network.")
             data = path.read_bytes()
         except OSError as err:
             raise PredictError(f"Cannot read the model file {path}: {err.strerror or err}.") from None

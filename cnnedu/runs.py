@@ -324,6 +324,26 @@ def list_runs() -> list[Run]:
         return [Run._from_row(r) for r in con.execute("SELECT * FROM runs ORDER BY seq DESC")]
 
 
+def has_weights(run: Run) -> bool:
+    """Whether the run saved a trained network: it finished, or it was cancelled after its weights were
+    written (Look inside, Predict and export can open it)."""
+    folder = run_dir(run.id)
+    return run.status in ("done", "cancelled") and (folder / "model.pt").is_file() and (
+        folder / "meta.json").is_file()
+
+
+def trained_runs() -> list[Run]:
+    """The runs with saved weights (finished or cancelled), newest first."""
+    return [r for r in list_runs() if has_weights(r)]
+
+
+def trained_label(run: Run) -> str:
+    """How a run with weights is named in a picker: its id, test accuracy, and when it was cancelled."""
+    acc = "" if run.test_acc is None else f" — test accuracy {run.test_acc:.1%}"
+    cancelled = f" (cancelled after {run.epochs_done} of {run.epochs} epochs)" if run.status == "cancelled" else ""
+    return f"{run.id}{acc}{cancelled}"
+
+
 def get_run(run_id: str, *, check: bool = True) -> Run:
     """One run by id; ``RunStoreError`` (with the closest ids) when there is none."""
     if check:

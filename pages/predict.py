@@ -5,6 +5,7 @@ import streamlit as st
 import torch
 
 from cnnedu.errors import CnnEduError, PredictError
+from cnnedu.images import MAX_PIXELS, UPLOAD_LIMIT_MB
 from cnnedu.inspect_model import to_probs as torch_probs
 from cnnedu.onnxmeta import ModelMeta
 from cnnedu.predict import OnnxModel, predict
@@ -65,7 +66,7 @@ if source == "A finished training run":
 else:
     upload = st.file_uploader("ONNX model", type=["onnx"], key="predict_onnx_upload",
                               help="A .onnx file exported by cnnedu, or another image classifier that takes one "
-                                   "[N, C, H, W] float input. Up to 200 MB, weights inside the file.")
+                                   f"[N, C, H, W] float input. Up to {UPLOAD_LIMIT_MB} MB, weights inside the file.")
     if upload is not None:
         try:
             model = OnnxModel.from_bytes(upload.getvalue(), name=upload.name)
@@ -152,7 +153,8 @@ with st.expander("How images are converted", expanded=False):
 # ------------------------------------------------------------------------------------------------ images
 cols = st.columns(2)
 uploads = cols[0].file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="predict_images",
-                                help="PNG, JPEG, GIF, BMP, WebP or TIFF; up to 20 MB and 40 megapixels each.")
+                                help=f"PNG, JPEG, GIF, BMP, WebP or TIFF; up to {UPLOAD_LIMIT_MB} MB and "
+                                     f"{MAX_PIXELS // 1_000_000} megapixels each.")
 samples = sample_images()
 dataset = loaded.meta.training.get("dataset") if loaded is not None and loaded.meta.training else None
 chosen = cols[1].multiselect("Or sample images", list(samples), default=default_samples(dataset),

@@ -8,7 +8,7 @@ import streamlit as st
 
 from cnnedu import runs
 from cnnedu.errors import CnnEduError
-from cnnedu.ui.charts import compare_chart
+from cnnedu.ui.charts import compare_box_height, compare_chart
 from cnnedu.ui.common import show_error
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.runs_view import (
@@ -17,9 +17,11 @@ from cnnedu.ui.runs_view import (
     comparable_settings,
     curves_from_events,
     human_seconds,
+    percent_text,
     run_labels,
     settings_row,
 )
+from cnnedu.ui.state import keep
 
 ensure_navigation()
 COMPARE_KEY = "runs_compare"  # the selected runs (also ?compare=id,id in the URL)
@@ -44,8 +46,7 @@ def table(all_runs: list[runs.Run]) -> pd.DataFrame:
         best = curves_of(run).best_test_acc
         rows.append({
             "run": run.id, "status": f"{STATUS_ICONS.get(run.status, '')} {run.status}",
-            "final test acc": None if run.test_acc is None else 100 * run.test_acc,
-            "best test acc": None if best is None else 100 * best,
+            "final test acc": percent_text(run.test_acc), "best test acc": percent_text(best),
             "time": human_seconds(run.seconds), **settings_row(run),
             "started": datetime.datetime.fromtimestamp(run.started or run.created).strftime("%Y-%m-%d %H:%M"),
         })
@@ -85,14 +86,14 @@ def compare(all_runs: list[runs.Run]) -> None:
     from_url = [i for i in st.query_params.get("compare", "").split(",") if i in ids]
     if from_url and from_url != st.session_state.get(COMPARE_KEY):  # a link from the Train page
         st.session_state[COMPARE_KEY] = from_url
-    elif COMPARE_KEY in st.session_state:  # a deleted run leaves the selection
+    else:  # kept across pages (cnnedu.ui.state.keep); a deleted run leaves the selection
+        keep(COMPARE_KEY, default_selection(all_runs))
         st.session_state[COMPARE_KEY] = [i for i in st.session_state[COMPARE_KEY] if i in ids]
-    else:
-        st.session_state[COMPARE_KEY] = default_selection(all_runs)
     chosen = st.multiselect("Runs to overlay", ids, key=COMPARE_KEY, on_change=on_compare,
                             placeholder="Choose the runs to compare",
                             help="E.g. the same network trained with learning rates 0.1, 0.01, 0.001 and "
                                  "0.0001 (000 Task 1.5), or SGD against Adam (001 Exercise 3).")
+    on_compare()  # the selection stays in the address bar (?compare=): a reload or a second tab keeps it
     if not chosen:
         st.caption("Choose one or more runs to see their curves on top of each other.")
         return
@@ -130,7 +131,7 @@ def compare(all_runs: list[runs.Run]) -> None:
         if len(acc):
             st.altair_chart(compare_chart(acc, "epoch", "value", f"{split.capitalize()} accuracy per epoch",
                                           x_title="epoch", y_title=f"{split} accuracy", percent=True),
-                            width="stretch")
+                            width="stretch", height=compare_box_height(acc))
         else:
             st.caption(f"No {split} accuracy measured yet"
                        + (" (set a validation share on the Train page)." if split == "validation" else "."))
@@ -139,7 +140,7 @@ def compare(all_runs: list[runs.Run]) -> None:
             x_title = "epoch" if grain == "per epoch" else "training step (batch)"
             st.altair_chart(compare_chart(loss, "x", "value", f"Training loss {grain}", x_title=x_title,
                                           y_title="training loss", points=grain == "per epoch"),
-                            width="stretch")
+                            width="stretch", height=compare_box_height(loss))
         else:
             st.caption("No training loss measured yet.")
     st.caption("The settings of the selected runs" + (", what differs first and highlighted." if differ else "."))
@@ -158,10 +159,10 @@ def overview(polling: bool) -> None:
     st.dataframe(table(all_runs), hide_index=True, width="stretch", column_config={
         "lr": st.column_config.NumberColumn("lr", format="%g"),
         "normalize": st.column_config.CheckboxColumn("normalize"),
-        "best test acc": st.column_config.NumberColumn("best test acc", format="%.1f%%",
-                                                       help="The highest test accuracy after any epoch."),
-        "final test acc": st.column_config.NumberColumn("final test acc", format="%.1f%%",
-                                                        help="After the last epoch (the latest while running)."),
+        "best test acc": st.column_config.TextColumn("best test acc",
+                                                     help="The highest test accuracy after any epoch (— none yet)."),
+        "final test acc": st.column_config.TextColumn("final test acc",
+                                                      help="After the last epoch (the latest while running)."),
     })
     compare(all_runs)
 

@@ -15,10 +15,12 @@ from cnnedu import runs
 from cnnedu.data import DATASETS, Dataset, find_local, load_dataset, preview, shape_mismatch
 from cnnedu.data.convert import convert_images
 from cnnedu.errors import CnnEduError, TrainError
+from cnnedu.settings import format_number, parse_setting
 from cnnedu.spec import Spec
 from cnnedu.train import DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, pick_device
+from cnnedu.ui import train_form
 from cnnedu.ui.charts import accuracy_chart, loss_chart
-from cnnedu.ui.common import CURRENT_BUILD, arch_picker, show_error
+from cnnedu.ui.common import arch_picker, show_error
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.runs_view import (
     OPTIMIZER_NAMES,
@@ -31,23 +33,13 @@ from cnnedu.ui.runs_view import (
     show_status,
 )
 from cnnedu.ui.state import BUILD_KEY, set_the_build
+from cnnedu.ui.train_form import number_box
 from cnnedu.zoo import PRESETS
 
 ensure_navigation()
 RUN_KEY = "train_run"  # the run this session watches (also ?run= in the URL)
-SAVED_KEY = "train_settings"  # the last settings: widgets forget their values when the page is left
 EVENTS_KEY = "train_events"  # events already read from the store, per run (only new ones are fetched)
 SPEED_KEY = "train_speed"  # (time, images) seen by this session while polling: the live speed
-
-# Widget keys and their defaults: a quick class demo (about 20 s on a laptop CPU, no download, ~80 %).
-DEFAULTS = {
-    "train_arch": "mnist-cnn", "train_dataset": "synthetic", "train_data_dir": "",
-    "train_n_train": 2000, "train_n_test": 500, "train_val_split": 0.1,
-    "train_flip": 0.0, "train_crop": 0, "train_normalize": True,
-    "train_optimizer": "adam", "train_lr": 0.001, "train_momentum": 0.9, "train_nesterov": False,
-    "train_weight_decay": 0.0, "train_scheduler": "none", "train_step_size": 1, "train_gamma": 0.1,
-    "train_epochs": 5, "train_batch": 64, "train_seed": 0, "train_device": "auto",
-}
 SCHEDULE_NAMES = {"none": "constant", "step": "step", "cosine": "cosine", "onecycle": "one-cycle"}
 SCHEDULE_HELP = {"none": "The learning rate stays the same for the whole run.",
                  "step": "The learning rate is multiplied by gamma every few epochs (StepLR, 003 Task 2.2).",
@@ -56,33 +48,6 @@ SCHEDULE_HELP = {"none": "The learning rate stays the same for the whole run.",
 
 
 # ------------------------------------------------------------------------------------- state and the URL
-
-
-def settings_from_config(config: dict) -> dict:
-    """Widget values that reproduce a run's configuration (used when a reload brings back a run)."""
-    s = dict(DEFAULTS)
-    arch = config.get("arch")
-    if isinstance(arch, str) and arch in PRESETS:
-        s["train_arch"] = arch
-    elif isinstance(arch, dict):
-        s["train_arch"] = CURRENT_BUILD
-        if BUILD_KEY not in st.session_state and "spec" not in st.query_params:
-            set_the_build(arch)  # a fresh session: the run's network becomes the build
-    for key, name, kind in [
-        ("train_dataset", "dataset", str), ("train_val_split", "val_split", float), ("train_flip", "flip", float),
-        ("train_crop", "crop", int), ("train_normalize", "normalize", bool), ("train_optimizer", "optimizer", str),
-        ("train_momentum", "momentum", float), ("train_nesterov", "nesterov", bool),
-        ("train_weight_decay", "weight_decay", float), ("train_scheduler", "scheduler", str),
-        ("train_step_size", "step_size", int), ("train_gamma", "gamma", float), ("train_epochs", "epochs", int),
-        ("train_batch", "batch_size", int), ("train_seed", "seed", int), ("train_device", "device", str),
-    ]:
-        if config.get(name) is not None:
-            s[key] = kind(config[name])
-    s["train_data_dir"] = config.get("data_dir") or ""
-    s["train_n_train"] = int(config.get("n_train") or 0)
-    s["train_n_test"] = int(config.get("n_test") or 0)
-    s["train_lr"] = effective_lr(config)
-    return s
 
 
 def watched_run_id() -> str | None:
@@ -102,25 +67,20 @@ def watch(run_id: str | None) -> None:
         st.query_params["run"] = run_id
 
 
+def watched_config() -> dict | None:
+    run_id = watched_run_id()
+    if not run_id:
+        return None
+    try:
+        return runs.get_run(run_id).config
+    except CnnEduError:
+        return None
+
+
 def restore_settings() -> None:
-    """Put the last settings back into the widgets (or, in a fresh session, the watched run's settings)."""
-    saved = st.session_state.get(SAVED_KEY)
-    if saved is None:
-        saved = dict(DEFAULTS)
-        run_id = watched_run_id()
-        if run_id:
-            try:
-                saved = settings_from_config(runs.get_run(run_id).config)
-            except CnnEduError:
-                pass
-        st.session_state[SAVED_KEY] = saved
-    for key, value in saved.items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
-
-def save_settings() -> None:
-    st.session_state[SAVED_KEY] = {k: st.session_state[k] for k in DEFAULTS if k in st.session_state}
+    build = train_form.restore(st.session_state, watched_config)
+    if build is not None and BUILD_KEY not in st.session_state and "spec" not in st.query_params:
+        set_the_build(build)  # a fresh session: the run's network becomes the build
 
 
 def device_label(name: str) -> str:
@@ -135,7 +95,8 @@ def device_label(name: str) -> str:
 
 def on_optimizer() -> None:
     """A new optimizer starts from its usual learning rate (Adam's 0.001, SGD's 0.01)."""
-    st.session_state.train_lr = DEFAULT_LR[st.session_state.train_optimizer]
+    st.session_state[train_form.SAVED_KEY]["train_lr"] = format_number(DEFAULT_LR[st.session_state.train_optimizer])
+    st.session_state.pop("train_lr", None)  # the box is drawn afresh with the new value
 
 
 # ------------------------------------------------------------------------------------------- data notes
@@ -344,7 +305,7 @@ def show_run(run_id: str) -> None:
                            help="Opens the Runs page with this run and the run before it overlaid."):
             earlier = [r.id for r in runs.list_runs() if r.seq < run.seq and r.status == "done"][:1]
             st.switch_page("pages/runs.py", query_params={"compare": ",".join([*earlier, run.id])})
-        if run.status == "done" and links[1].button("Look inside this network", icon=":material/visibility:", key="train_inside",
+        if runs.has_weights(run) and links[1].button("Look inside this network", icon=":material/visibility:", key="train_inside",
                                                     width="stretch"):
             st.session_state["inside_run"] = run.id  # the run picker of the Look inside page
             st.switch_page("pages/inside.py")
@@ -358,14 +319,15 @@ settings, live = st.columns([4, 6], gap="large")
 
 with settings:
     problems: list[str] = []
+    start_box = st.container()  # Start at the top of the settings, beside the live view (filled below)
     st.subheader("Network and data")
     picked = arch_picker("Network", key="train_arch")
-    label, spec = picked.key, picked.spec
-    if spec is not None and label in PRESETS:
-        st.caption(f"{PRESETS[label].source}, {PRESETS[label].task}: input {'×'.join(map(str, spec.input_shape))}, "
-                   f"{spec.num_classes} classes.")
+    spec = picked.spec
+    if spec is not None and not picked.is_build:
+        st.caption(f"{PRESETS[picked.key].source}, {PRESETS[picked.key].task}: input "
+                   f"{'×'.join(map(str, spec.input_shape))}, {spec.num_classes} classes.")
     elif spec is not None:
-        st.caption(f"The network you are building on the Build page: input "
+        st.caption(f"The network you are building on the Build page (**{spec.name}**): input "
                    f"{'×'.join(map(str, spec.input_shape))}, {spec.num_classes} classes.")
     dataset = st.selectbox("Dataset", list(DATASETS), key="train_dataset", format_func=lambda k: DATASETS[k].title)
     info = DATASETS[dataset]
@@ -392,55 +354,59 @@ with settings:
         st.caption(f"{'Drawn' if dataset == 'synthetic' else 'Read'} at the network's input size, {shape}"
                    + (f", {spec.num_classes} classes." if dataset == "synthetic" else "."))
     if spec is not None:
-        note, problem = shape_note(dataset, spec, label if label in PRESETS else spec.name)
+        note, problem = shape_note(dataset, spec, picked.title)
         if note:
             st.info(note, icon=":material/sync_alt:")
         if problem:
             problems.append(problem)
-    elif label == CURRENT_BUILD:
+    elif picked.is_build:
         problems.append("The current build is not a valid network: fix it on the Build page.")
 
+    v: dict[str, int | float | None] = {}  # the numbers typed, None where a box says what is wrong
     cols = st.columns(3)
-    cols[0].number_input("Training images", 0, 100_000, step=500, key="train_n_train",
-                         help="A random subset keeps a class demo quick. 0 = all of them.")
-    cols[1].number_input("Test images", 0, 100_000, step=500, key="train_n_test", help="0 = all of them.")
-    cols[2].number_input("Validation share", 0.0, 0.9, step=0.05, key="train_val_split", format="%.2f",
-                         help="Training images held out to measure accuracy on data the network does not "
-                              "learn from (the validation curve).")
+    v["n_train"] = number_box(cols[0], "Training images", "train_n_train",
+                              help="A random subset keeps a class demo quick. 0 = all of them.")
+    v["n_test"] = number_box(cols[1], "Test images", "train_n_test", help="0 = all of them.")
+    v["val_split"] = number_box(cols[2], "Validation share", "train_val_split",
+                                help="The share of the training images (0 to 0.9) held out to measure accuracy "
+                                     "on data the network does not learn from (the validation curve).")
 
     st.subheader("Augmentation")
     cols = st.columns(2)
     cols[0].slider("Flip probability", 0.0, 1.0, step=0.05, key="train_flip",
                    help="Each training image is mirrored left ↔ right with this probability.")
-    cols[1].number_input("Crop padding (px)", 0, 16, step=1, key="train_crop",
-                         help="Pad each image by this many pixels and cut it back at a random place: the "
-                              "image shifts by up to this much. 0 = off; 4 is usual for CIFAR-10.")
+    v["crop"] = number_box(cols[1], "Crop padding (px)", "train_crop",
+                           help="Pad each image by this many pixels (0 to 16) and cut it back at a random "
+                                "place: the image shifts by up to this much. 0 = off; 4 is usual for CIFAR-10.")
     st.checkbox("Normalize the inputs (per-channel mean and std)", key="train_normalize",
                 help="Subtract each channel's mean and divide by its standard deviation, measured on the "
                      "training images (000 Task 1.3, 001 Exercise 1).")
-    if spec is not None and st.session_state.train_crop >= min(spec.input_shape[1:]):
-        problems.append(f"A crop padding of {st.session_state.train_crop} px is too large for "
+    if spec is not None and v["crop"] is not None and v["crop"] >= min(spec.input_shape[1:]):
+        problems.append(f"A crop padding of {v['crop']} px is too large for "
                         f"{spec.input_shape[1]}×{spec.input_shape[2]} images: use less than "
                         f"{min(spec.input_shape[1:])}.")
     with st.expander("Preview augmented samples"):
         if spec is not None:
-            show_preview(dataset, spec, data_dir, st.session_state.train_flip, st.session_state.train_crop,
-                         st.session_state.train_seed)
+            show_preview(dataset, spec, data_dir, st.session_state.train_flip, v["crop"] or 0,
+                         parse_setting("seed", st.session_state[train_form.SAVED_KEY]["train_seed"]).value or 0)
         st.caption("Normalization is not shown: it only shifts and scales the values, the picture stays the same.")
 
     st.subheader("Optimizer")
     cols = st.columns(3)
     optimizer = cols[0].selectbox("Optimizer", list(OPTIMIZERS), key="train_optimizer", on_change=on_optimizer,
                                   format_func=OPTIMIZER_NAMES.get)
-    cols[1].number_input("Learning rate", 0.0, None, step=0.001, format="%g", key="train_lr",
-                         help="How far each step moves the weights. 000 Task 1.5 compares 0.1, 0.01, 0.001 "
-                              "and 0.0001; 001 Exercise 3 compares SGD and Adam at 0.001 and 0.01.")
-    cols[2].number_input("Weight decay", 0.0, 10.0, step=0.0001, format="%g", key="train_weight_decay",
-                         help="L2 penalty that pulls the weights towards 0 (AdamW applies it separately).")
+    v["lr"] = number_box(cols[1], "Learning rate", "train_lr",
+                         help="How far each step moves the weights: a number above 0, e.g. 0.001 or 1e-3 (a "
+                              "dot for decimals). 000 Task 1.5 compares 0.1, 0.01, 0.001 and 0.0001; 001 "
+                              "Exercise 3 compares SGD and Adam at 0.001 and 0.01.")
+    v["weight_decay"] = number_box(cols[2], "Weight decay", "train_weight_decay",
+                                   help="L2 penalty that pulls the weights towards 0 (AdamW applies it "
+                                        "separately). 0 = off.")
     if optimizer in ("sgd", "rmsprop"):
         cols = st.columns(3)
-        cols[0].number_input("Momentum", 0.0, 0.999, step=0.05, format="%.3f", key="train_momentum",
-                             help="Keep this share of the previous step's direction (003 Task 1.9). 0 = plain SGD.")
+        v["momentum"] = number_box(cols[0], "Momentum", "train_momentum",
+                                   help="Keep this share (0 to below 1) of the previous step's direction "
+                                        "(003 Task 1.9). 0 = plain SGD.")
         if optimizer == "sgd":
             cols[1].checkbox("Nesterov", key="train_nesterov",
                              help="Look ahead along the momentum before taking the gradient.")
@@ -450,48 +416,57 @@ with settings:
     scheduler = cols[0].selectbox("Learning-rate schedule", list(SCHEDULERS), key="train_scheduler",
                                   format_func=SCHEDULE_NAMES.get)
     if scheduler == "step":
-        cols[1].number_input("Step size (epochs)", 1, 1000, step=1, key="train_step_size",
-                             help="The learning rate drops every this many epochs (003 Task 2.2: 2).")
-        cols[2].number_input("Gamma", 0.0, 1.0, step=0.05, format="%.3f", key="train_gamma",
-                             help="Each drop multiplies the learning rate by gamma (003 Task 2.2: 0.9).")
+        v["step_size"] = number_box(cols[1], "Step size (epochs)", "train_step_size",
+                                    help="The learning rate drops every this many epochs (003 Task 2.2: 2).")
+        v["gamma"] = number_box(cols[2], "Gamma", "train_gamma",
+                                help="Each drop multiplies the learning rate by gamma (003 Task 2.2: 0.9).")
     st.caption(SCHEDULE_HELP[scheduler])
 
     st.subheader("Run")
     cols = st.columns(3)
-    cols[0].number_input("Epochs", 1, 1000, step=1, key="train_epochs")
-    cols[1].number_input("Batch size", 1, 65536, step=16, key="train_batch")
-    cols[2].number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed",
-                         help="The same seed gives the same run on a CPU: same data, weights and batches.")
+    v["epochs"] = number_box(cols[0], "Epochs", "train_epochs")
+    v["batch_size"] = number_box(cols[1], "Batch size", "train_batch")
+    v["seed"] = number_box(cols[2], "Seed", "train_seed",
+                           help="The same seed gives the same run on a CPU: same data, weights and batches.")
     device = st.selectbox("Device", list(DEVICES), key="train_device", format_func=device_label,
                           help="auto = a CUDA GPU if there is one, else Apple's MPS, else the CPU.")
-    save_settings()
+    train_form.save(st.session_state)
 
     s = st.session_state
-    config = TrainConfig(
-        arch=(spec.to_dict() if label == CURRENT_BUILD and spec is not None else label),
-        dataset=dataset, data_dir=data_dir, n_train=s.train_n_train or None, n_test=s.train_n_test or None,
-        epochs=s.train_epochs, batch_size=s.train_batch, optimizer=optimizer, lr=s.train_lr,
-        momentum=s.train_momentum if optimizer in ("sgd", "rmsprop") else 0.9,
-        nesterov=s.train_nesterov and optimizer == "sgd", weight_decay=s.train_weight_decay,
-        scheduler=scheduler, step_size=s.train_step_size, gamma=s.train_gamma, flip=s.train_flip,
-        crop=s.train_crop, normalize=s.train_normalize, val_split=s.train_val_split, seed=s.train_seed,
-        device=device)
-    try:
-        config.validate()
-        if device != "auto":
-            pick_device(device)
-    except TrainError as err:
-        problems.insert(0, str(err))
+    invalid = [k for k, value in v.items() if value is None]
+    config = None
+    if not invalid:
+        config = TrainConfig(
+            arch=picked.arch, dataset=dataset, data_dir=data_dir, n_train=v["n_train"] or None,
+            n_test=v["n_test"] or None, epochs=v["epochs"], batch_size=v["batch_size"], optimizer=optimizer,
+            lr=v["lr"], momentum=v.get("momentum", 0.9), nesterov=s.train_nesterov and optimizer == "sgd",
+            weight_decay=v["weight_decay"], scheduler=scheduler, step_size=v.get("step_size", 1),
+            gamma=v.get("gamma", 0.1), flip=s.train_flip, crop=v["crop"], normalize=s.train_normalize,
+            val_split=v["val_split"], seed=v["seed"], device=device)
+        try:
+            config.validate()
+            if device != "auto":
+                pick_device(device)
+        except TrainError as err:
+            problems.insert(0, str(err))
     for problem in problems:
         st.error(problem, icon=":material/error:")
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch", disabled=bool(problems),
+
+with start_box:
+    blocked = bool(problems) or config is None
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch", disabled=blocked,
                  key="train_start"):
         try:
             watch(runs.start_run(config))
         except CnnEduError as err:
             show_error(err, "The run could not start: ")
-    st.caption("Runs queue up and train one at a time in the background: you can leave this page, reload it "
-               "or open it in another tab. The Runs page lists them all.")
+    if invalid:
+        st.caption(f":material/error: Fix the {len(invalid)} setting(s) marked in red below to start.")
+    elif problems:
+        st.caption(":material/error: Start waits for the problem(s) shown at the end of the settings.")
+    else:
+        st.caption("Runs queue up and train one at a time in the background: you can leave this page, reload "
+                   "it or open it in another tab. The Runs page lists them all.")
 
 with live:
     run_id = watched_run_id()

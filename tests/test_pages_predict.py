@@ -36,7 +36,28 @@ def errors(at: AppTest) -> list[str]:
 
 def test_predict_page_without_runs_says_how_to_get_one():
     at = open_page("pages/predict.py")
-    assert any("no finished training run" in i.value for i in at.info)
+    assert any("There is no trained run yet" in i.value for i in at.info)
+
+
+def test_a_cancelled_run_with_saved_weights_opens_on_look_inside_and_predict():
+    import time
+
+    from cnnedu import runs
+    from tests.helpers import tiny
+
+    run_id = runs.start_run(tiny(n_train=2000, n_test=100, epochs=40))
+    deadline = time.monotonic() + 90
+    while runs.get_run(run_id).epochs_done < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    runs.cancel(run_id)
+    run = runs.wait(run_id, timeout=60)
+    assert run.status == "cancelled" and runs.has_weights(run)
+    label = runs.trained_label(run)
+    assert f"(cancelled after {run.epochs_done} of 40 epochs)" in label
+    for page, key in (("pages/inside.py", "inside_run"), ("pages/predict.py", "predict_run")):
+        at = open_page(page)
+        assert not at.exception and at.selectbox(key=key).value == run_id, page
+        assert "cancelled after" in at.selectbox(key=key).format_func(run_id)
 
 
 def test_predict_page_exports_the_run_and_predicts_uploaded_images(finished_run):

@@ -43,31 +43,36 @@ IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
 
 def finished_runs() -> list[Any]:
-    """Runs with status "done" (newest first); a run store that cannot be read shows an error."""
-    from cnnedu.runs import list_runs
+    """Runs with saved weights, finished or cancelled (newest first); a run store that cannot be read
+    shows an error."""
+    from cnnedu.runs import trained_runs
 
     try:
-        return [r for r in list_runs() if r.status == "done"]
+        return trained_runs()
     except CnnEduError as err:
         st.error(str(err), icon=":material/error:")
         return []
 
 
 def run_label(run: Any) -> str:
-    acc = "" if run.test_acc is None else f" — test accuracy {run.test_acc:.1%}"
-    return f"{run.id}{acc}"
+    from cnnedu.runs import trained_label
+
+    return trained_label(run)
 
 
-def pick_run(key: str, label: str = "Finished run") -> str | None:
-    """A selectbox of finished runs; None (with a hint) when there is none yet."""
+def pick_run(key: str, label: str = "Trained run") -> str | None:
+    """A selectbox of the runs with saved weights; None (with a hint) when there is none yet."""
     runs = finished_runs()
     if not runs:
-        st.info("There is no finished training run yet. Train one on the **Train** page, or from a terminal: "
+        st.info("There is no trained run yet. Train one on the **Train** page, or from a terminal: "
                 "`python -m cnnedu train --arch mnist-cnn --dataset fashion-mnist --epochs 1`.", icon=":material/info:")
         return None
     labels = {r.id: run_label(r) for r in runs}
+    if st.session_state.get(key) not in labels:
+        st.session_state.pop(key, None)
     return st.selectbox(label, list(labels), format_func=labels.get, key=key,
-                        help="Runs whose training finished (status done), newest first.")
+                        help="Runs that saved their weights: finished, or cancelled after some epochs "
+                             "(newest first).")
 
 
 def weights_mtime(run_id: str) -> float:

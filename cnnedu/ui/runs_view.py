@@ -219,6 +219,13 @@ def settings_row(run: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ status
 
 
+def percent_text(value: float | None) -> str:
+    """0.873 → "87.3 %"; nothing measured (None, NaN) → "—", never "None" in a table."""
+    if value is None or value != value:
+        return "—"
+    return f"{100 * value:.1f} %"
+
+
 def human_seconds(seconds: float | None) -> str:
     """75 → "1 min 15 s", 8.2 → "8 s"."""
     if seconds is None or seconds != seconds or seconds < 0:

@@ -85,7 +85,53 @@ class Student:
             return combo.first.input_value().strip()
         return box.locator('[data-baseweb="select"]').inner_text().strip()
 
+    def query(self, name: str) -> str | None:
+        """A parameter of the address bar (e.g. the watched run, ``?run=``)."""
+        from urllib.parse import parse_qs, urlparse
+
+        return parse_qs(urlparse(self.page.url).query).get(name, [None])[0]
+
+    def progress(self) -> tuple[int, int, int, int] | None:
+        """(epoch, epochs, step, steps) from the Train page's progress bar, None before the run reports steps."""
+        bars = self.page.locator('[data-testid="stProgress"]')
+        if bars.count() == 0:
+            return None
+        match = re.search(r"Epoch (\d+) of (\d+) · step (\d+) of (\d+)", bars.first.inner_text())
+        return tuple(int(g) for g in match.groups()) if match else None
+
+    def wait_for_progress(self, condition, timeout_s: float = 90.0) -> tuple[int, int, int, int]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            now = self.progress()
+            if now is not None and condition(now):
+                return now
+            self.page.wait_for_timeout(200)
+        raise AssertionError(f"the progress never reached the expected state (last seen: {self.progress()})")
+
+    def error_under(self, label: str) -> str:
+        """The text of the error box drawn right after the widget ``label`` (its own message), or ""."""
+        widget = self.page.get_by_label(label, exact=True)
+        block = self.page.locator('[data-testid="stElementContainer"]').filter(has=widget).last
+        after = block.locator('xpath=following-sibling::*[1]').locator('[data-testid="stAlertContentError"]')
+        return after.first.inner_text() if after.count() else ""
+
+    def is_enabled(self, name: str | re.Pattern) -> bool:
+        return self.page.get_by_role("button", name=name).first.is_enabled()
+
+    def in_view(self, locator: Locator) -> bool:
+        """Whether the element is (at least partly) inside the visible 1280×720 window."""
+        box = locator.bounding_box()
+        view = self.page.viewport_size
+        return box is not None and box["y"] < view["height"] and box["y"] + box["height"] > 0 and box["x"] < view["width"]
+
     # ------------------------------------------------------------------ widgets
+    def upload(self, label: str, path) -> None:
+        """Puts a file into the file uploader ``label``."""
+        box = self.page.locator('[data-testid="stFileUploader"]').filter(
+            has=self.page.get_by_text(label, exact=True)).first
+        box.locator('input[type="file"]').set_input_files(str(path))
+        self.wait()
+
     def type_into(self, label: str, text: str) -> None:
         """Types into a text or number box and presses Enter (which submits it)."""
         box = self.page.get_by_label(label, exact=True)
