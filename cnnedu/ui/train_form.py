@@ -91,7 +91,7 @@ def restore(session: Any, run_config: Any) -> dict[str, Any] | None:
             saved, build = settings_from_config(config) if config else (dict(DEFAULTS), None)
         session[SAVED_KEY] = saved
     for key, value in saved.items():
-        if key not in session and key not in NUMBER_KEYS:  # number boxes get theirs as value= (number_box)
+        if key not in session:
             session[key] = value
     return build
 
@@ -111,9 +111,9 @@ def save(session: Any) -> None:
 
 def number_box(where: Any, label: str, key: str, help: str | None = None) -> int | float | None:
     """A text box for a numeric setting; its problem (if any) is shown right under it. None when invalid."""
-    # Always value= the kept text (never session_state set beforehand: in Streamlit 1.67 the browser's copy
-    # of such a text box stays empty and the next rerun sends ""). The box's own state wins while it lasts.
-    text = where.text_input(label, value=st.session_state[SAVED_KEY].get(key, DEFAULTS[key]), key=key, help=help)
+    # No value=: it is part of the widget's identity, so a changing value= would make a new box on every run
+    # (which shows the old text again). restore() has put the kept text into the session.
+    text = where.text_input(label, key=key, help=help)
     parsed = parse_setting(NUMBER_KEYS[key], text)
     if not parsed.ok:
         where.error(parsed.message, icon=":material/error:")

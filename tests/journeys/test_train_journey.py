@@ -56,15 +56,15 @@ def png(path, size=16) -> str:
 def test_j3_the_current_build_trains_is_cancelled_inspected_and_predicts(student: Student, tmp_path):
     s = student
     s.open(f"build?spec={encode(TINY)}")
-    s.sees("tiny16")
+    assert s.value("Name") == "tiny16"
     s.sidebar("Train")
     expect(s.page.get_by_label("Learning rate", exact=True)).not_to_have_value("", timeout=15_000)
     s.choose("Network", "Current build")
     s.sees(re.compile(r"The network you are building on the Build page \(tiny16\)"))
-    settings(s, **{"Training images": "3000", "Test images": "100", "Validation share": "0",
-                   "Epochs": "3", "Batch size": "16"})
+    settings(s, **{"Training images": "8000", "Test images": "100", "Validation share": "0",
+                   "Epochs": "4", "Batch size": "16"})
     first = start(s)
-    assert first and first.startswith("tiny16")
+    assert first and "-tiny16-" in first  # the current build trained (it used to fail to start)
     a = s.wait_for_progress(lambda p: p[2] > 0)
     live_chart = s.page.locator('[data-testid="stVegaLiteChart"]').first
     expect(live_chart).to_be_visible(timeout=30_000)
@@ -73,7 +73,7 @@ def test_j3_the_current_build_trains_is_cancelled_inspected_and_predicts(student
     start_button = s.page.get_by_role("button", name=START).first
     assert s.in_view(start_button) and s.in_view(live_chart), "Start and the live curves must be on screen together"
     b = s.wait_for_progress(lambda p: p[2] > a[2])
-    assert b[2] > a[2] and b[1] == 3 and b[3] == a[3]
+    assert b[2] > a[2] and b[1] == 4 and b[3] == a[3]
     s.sees("Done.", timeout_ms=120_000)
     assert not s.errors()
     s.shot("train-j3-done")
@@ -115,7 +115,8 @@ def test_j3_the_current_build_trains_is_cancelled_inspected_and_predicts(student
     other = s.new_tab()
     other.sees(f"Run {first}")
     other.sees("Done.")
-    assert other.value("Training images") == "3000" and other.value("Batch size") == "16"
+    expect(other.page.get_by_label("Training images", exact=True)).to_have_value("8000")
+    expect(other.page.get_by_label("Batch size", exact=True)).to_have_value("16")
     other.shot("train-j3-second-tab")
     # A reload and the sidebar keep the watched run and the settings.
     s.reload()
@@ -123,7 +124,7 @@ def test_j3_the_current_build_trains_is_cancelled_inspected_and_predicts(student
     s.sidebar("Runs")
     s.sidebar("Train")
     s.sees(f"Run {first}")
-    assert s.value("Batch size") == "16"
+    expect(s.page.get_by_label("Batch size", exact=True)).to_have_value("16")
 
 
 def test_j4_a_learning_rate_sweep_is_overlaid_and_the_legend_names_each_lr(student: Student):
@@ -146,7 +147,7 @@ def test_j4_a_learning_rate_sweep_is_overlaid_and_the_legend_names_each_lr(stude
     for i in range(2):
         box = charts.nth(i).bounding_box()
         assert box["height"] >= 250, f"chart {i} is {box['height']} px high"
-        legend = charts.nth(i).locator("svg text, .role-legend text").all_inner_texts()
+        legend = charts.nth(i).locator("svg text").evaluate_all("els => els.map(e => e.textContent)")
         if legend:  # the SVG renderer: the legend's labels are text elements, in full
             assert "lr=0.01" in legend and "lr=0.001" in legend, legend
     assert set(s.columns(1)) >= {"lr=0.01", "lr=0.001"}  # the settings table's columns are the legend labels
@@ -158,7 +159,7 @@ def test_j4_a_learning_rate_sweep_is_overlaid_and_the_legend_names_each_lr(stude
     expect(s.page.locator('[data-testid="stMultiSelect"]').get_by_text(made[0])).to_be_visible()
     s.sidebar("Train")
     s.sidebar("Runs")
-    assert s.query("compare") == ",".join(made)
+    assert set(s.query("compare").split(",")) == set(made)
     for run in made:
         expect(s.page.locator('[data-testid="stMultiSelect"]').get_by_text(run)).to_be_visible()
     s.does_not_see("None")
