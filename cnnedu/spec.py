@@ -213,6 +213,8 @@ def parse_spec(obj: dict[str, Any] | str | Spec) -> Spec:
     num_classes = obj.get("num_classes", 10)
     if not _is_int(num_classes) or num_classes < 1:
         raise SpecError(f"num_classes must be a whole number ≥ 1, got {num_classes!r}.", field="num_classes")
+    if num_classes > MAX_WHOLE:
+        raise _too_big("num_classes", None, "num_classes", num_classes)
     layers = obj.get("layers", [])
     if not isinstance(layers, list):
         raise SpecError("layers must be a list of layer objects.", field="layers")
@@ -332,6 +334,8 @@ def _check_value(index: int, type_name: str, f: Field, value: Any) -> Any:
     if f.kind == "int":
         if not _is_int(value) or not in_range(value):
             raise fail(f"a whole number {range_text()}")
+        if abs(value) > MAX_WHOLE:
+            raise _too_big(where, index, f.name, value)
         return int(value)
     if f.kind == "padding" and isinstance(value, str):
         if value in ("same", "valid"):
@@ -341,6 +345,8 @@ def _check_value(index: int, type_name: str, f: Field, value: Any) -> Any:
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     if len(items) not in (1, 2) or not all(_is_int(v) and in_range(v) for v in items):
         raise fail(f"a whole number {range_text()} or a pair [h, w] of them")
+    if any(abs(v) > MAX_WHOLE for v in items):
+        raise _too_big(where, index, f.name, max(items, key=abs))
     if len(items) == 1 or items[0] == items[1]:
         return int(items[0])
     return [int(items[0]), int(items[1])]
@@ -381,6 +387,15 @@ def pair(value: Any) -> tuple[int, int]:
     if isinstance(value, (list, tuple)):
         return (int(value[0]), int(value[1]))
     return (int(value), int(value))
+
+
+MAX_WHOLE = 1_000_000  # no channel count, size or stride of a network that trains here comes near it
+
+
+def _too_big(where: str, index: int | None, field: str, value: Any) -> SpecError:
+    shown = f"{value:,.0f}" if abs(value) < 1e18 else f"a number with {len(str(int(value)))} digits"
+    return SpecError(f"{where} is {shown}, far more than any network can hold: at most {MAX_WHOLE:,}.",
+                     "Check for a typing mistake (an extra digit?).", layer=index, field=field)
 
 
 def _is_int(value: Any) -> bool:

@@ -78,3 +78,18 @@ def test_pairs_and_defaults_are_normalised():
 def test_missing_spec_file_is_a_clear_error(tmp_path):
     with pytest.raises(SpecError, match="No spec file"):
         load_spec_file(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("field, value", [("out_features", 10**30), ("out_features", 2**63), ("out_features", 1e300)])
+def test_a_huge_number_in_a_layer_is_refused_with_a_message_not_an_overflow(field, value):
+    spec = {"input_shape": [1, 28, 28], "num_classes": 10,
+            "layers": [{"type": "Flatten"}, {"type": "Linear", field: value}]}
+    with pytest.raises(SpecError, match=r"Layer 1 \(Linear\): out_features is .* at most 1,000,000"):
+        parse_spec(spec)
+
+
+def test_a_huge_stride_or_kernel_pair_is_refused():
+    spec = {"input_shape": [3, 32, 32], "num_classes": 10,
+            "layers": [{"type": "Conv2d", "out_channels": 6, "kernel_size": [3, 10**20]}]}
+    with pytest.raises(SpecError, match="kernel_size is a number with 21 digits"):
+        parse_spec(spec)

@@ -9,7 +9,12 @@ after edits loses none of them.
 
 from __future__ import annotations
 
+import re
+
+from playwright.sync_api import expect
+
 from cnnedu.ui.state import encode
+from cnnedu.zoo import DOCUMENT_ANSWERS
 from tests.journeys.student import Student
 
 TABLE = "layers_"  # the Build page's editor (key layers_<version>)
@@ -84,6 +89,33 @@ def test_j1_type_lenet_on_64x64_cell_by_cell_and_keep_it_over_a_reload(student):
     assert table_layers(other) == LENET_64
     other.sees(f"{LENET_64_PARAMS:,}")
 
+    # Check my answer, on the network just typed: the document's hand calculation, typed in by hand.
+    s.sidebar("Check my answer")
+    assert "Current build" in s.selected("Network to check")
+    for row, claim in enumerate(DOCUMENT_ANSWERS["lenet-64x64-gray"]["layers"]):
+        for column, field in (("your output shape", "output_shape"), ("your params", "params")):
+            if claim and field in claim:
+                s.edit_cell(ANSWERS, row, column, str(claim[field]))
+                assert s.cell(ANSWERS, row, column) == str(claim[field])
+    s.type_into("Your total number of parameters", "443706")
+    check_marks_the_document(s)
+    s.shot("j1-check-document-typed")
+    s.reload()
+    check_marks_the_document(s)
+    assert s.cell(ANSWERS, 7, "your params") == "432120"
+
+
+ANSWERS = "answers_"  # the Check page's answers grid
+
+
+def check_marks_the_document(s: Student) -> None:
+    """000 Task 1.2's hand calculation has 5 mistakes among its 13 claims, each named (cf. test_answers)."""
+    s.sees("8 of 13")
+    for words in ("1 input channel", "pooled the 30×30 input of conv2 instead of its 26×26 output",
+                  "15×15×16 = 3600", "one score per class", "2 of them are wrong"):
+        expect(s.page.locator('[data-testid="stMarkdownContainer"]').get_by_text(
+            re.compile(re.escape(words))).first).to_be_visible()
+
 
 def cnn2_as_first_written() -> dict:
     """002 part b's CNN2 before its fix: 5×5 convs without padding, fc1 still declared for 64·7·7 = 3136."""
@@ -136,3 +168,28 @@ def test_j2_fix_cnn2_in_the_table_then_move_duplicate_and_delete_without_losing_
     s.shot("j2-after-moves")
     s.reload()
     assert table_layers(s) == layers
+
+
+def test_j5_build_mistakes_get_a_message_and_the_page_keeps_working(student):
+    s = student
+    s.open("build")
+    s.choose("Start from", "a blank network")
+    s.edit_cell(TABLE, 1, "settings", "out_features=ten")
+    s.sees("Layer 1 (Linear): out_features must be a whole number ≥ 1, got 'ten'.")
+    assert s.cell(TABLE, 1, "settings") == "out_features=ten"  # what was typed stays, to be corrected
+    s.edit_cell(TABLE, 1, "settings", "out_features=" + "9" * 30)  # a huge number
+    s.sees(re.compile(r"Layer 1 \(Linear\): out_features is a number with 30 digits, far more than any network"))
+    s.shot("j5-build-huge")
+    s.edit_cell(TABLE, 1, "settings", "out_features=10")
+    s.sees("7,850")
+    assert s.errors() == []  # 28·28·10 + 10
+
+    # Delete every layer: an empty network is not shown as valid, and offers nothing to download.
+    s.click("Delete")
+    s.click("Delete")
+    s.sees("This network has no layers yet")
+    expect(s.grid(TABLE).locator("tbody tr")).to_have_count(0)
+    s.does_not_see("7,850")
+    s.tab("PyTorch code")
+    assert s.page.get_by_role("button", name="Download PyTorch code (.py)").count() == 0
+    s.shot("j5-build-empty")
