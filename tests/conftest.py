@@ -31,7 +31,7 @@ from tests.e2e_helpers import (
 )
 from tests.helpers import train_tiny_run
 
-_E2E_FIXTURES = {"app_server", "browser_page"}
+_E2E_FIXTURES = {"app_server", "browser_page", "chromium"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -63,9 +63,10 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base_url
 
 
-@pytest.fixture
-def browser_page() -> Iterator[object]:
-    """A fresh Playwright page in headless Debian Chromium (1280x720). Fails if Chromium is missing."""
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Debian's Chromium, headless, started once for the whole session (Playwright's sync API allows one
+    running instance per thread). Fails with what to install if Chromium is missing."""
     problem = chromium_missing_message()
     if problem:
         pytest.fail(problem)
@@ -73,12 +74,18 @@ def browser_page() -> Iterator[object]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=VIEWPORT)
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium) -> Iterator[object]:
+    """A fresh Playwright page (a new browser context: no cookies, no tabs) at 1280x720."""
+    context = chromium.new_context(viewport=VIEWPORT)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="module")

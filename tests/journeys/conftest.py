@@ -1,5 +1,5 @@
-"""Fixtures of the student journeys: one Chromium for the whole session, a fresh browser (context) per
-journey at 1280×720, and the one app server of the session (``app_server`` in tests/conftest.py)."""
+"""Fixtures of the student journeys: a fresh browser (context) per journey at 1280×720 on the session's one
+Chromium (``chromium``) and its one app server (``app_server``), both in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,21 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e_helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, chromium_missing_message
+from tests.e2e_helpers import VIEWPORT
 from tests.journeys.student import Student
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
-    problem = chromium_missing_message()
-    if problem:
-        pytest.fail(problem)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -66,7 +66,9 @@ class Student:
         return found
 
     def does_not_see(self, text: str | re.Pattern) -> None:
-        expect(self.page.get_by_text(text)).to_have_count(0)
+        """No text on the page is ``text`` (a whole text, for a string), nor any table cell."""
+        expect(self.page.get_by_text(text, exact=True) if isinstance(text, str)
+               else self.page.get_by_text(text)).to_have_count(0)
 
     def errors(self) -> list[str]:
         """The texts of the red error boxes on the page."""

@@ -56,7 +56,7 @@ def png(path, size=16) -> str:
 def test_j3_the_current_build_trains_is_cancelled_inspected_and_predicts(student: Student, tmp_path):
     s = student
     s.open(f"build?spec={encode(TINY)}")
-    assert s.value("Name") == "tiny16"
+    expect(s.page.get_by_label("Name", exact=True)).to_have_value("tiny16")
     s.sidebar("Train")
     expect(s.page.get_by_label("Learning rate", exact=True)).not_to_have_value("", timeout=15_000)
     s.choose("Network", "Current build")
