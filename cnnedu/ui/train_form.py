@@ -8,14 +8,21 @@ from typing import Any
 
 import streamlit as st
 
+from cnnedu.errors import TrainError
 from cnnedu.settings import FIELDS, format_number, parse_setting
+from cnnedu.train import DEFAULT_LR, pick_device
 from cnnedu.ui.common import CURRENT_BUILD
 from cnnedu.ui.runs_view import effective_lr
-from cnnedu.ui.state import encode, url_get, url_set
+from cnnedu.ui.state import BUILD_KEY, encode, set_the_build, url_get, url_set
 from cnnedu.zoo import PRESETS
 
 SAVED_KEY = "train_settings"  # the last settings: widgets forget their values when the page is left
 URL_NAME = "train"  # ?train=: the settings that differ from the defaults
+SCHEDULE_NAMES = {"none": "constant", "step": "step", "cosine": "cosine", "onecycle": "one-cycle"}
+SCHEDULE_HELP = {"none": "The learning rate stays the same for the whole run.",
+                 "step": "The learning rate is multiplied by gamma every few epochs (StepLR, 003 Task 2.2).",
+                 "cosine": "The learning rate falls to 0 along a half cosine over the run (CosineAnnealingLR).",
+                 "onecycle": "The learning rate warms up to the chosen value, then falls far below it (OneCycleLR)."}
 
 #: Widget key → TrainConfig name of the settings typed as numbers (text boxes parsed by cnnedu.settings).
 NUMBER_KEYS = {
@@ -122,3 +129,26 @@ def number_box(where: Any, label: str, key: str, help: str | None = None) -> int
 
 def field_example(key: str) -> str:
     return FIELDS[NUMBER_KEYS[key]].example
+
+
+def restore_for_page(run_config: Any) -> None:
+    """restore() for this tab; a run's custom network becomes the build of a fresh session."""
+    build = restore(st.session_state, run_config)
+    if build is not None and BUILD_KEY not in st.session_state and "spec" not in st.query_params:
+        set_the_build(build)  # a fresh session: the run's network becomes the build
+
+
+def device_label(name: str) -> str:
+    if name == "auto":
+        return f"auto (here: {pick_device('auto').type})"
+    try:
+        pick_device(name)
+    except TrainError:
+        return f"{name} (not available on this computer)"
+    return name
+
+
+def on_optimizer() -> None:
+    """A new optimizer starts from its usual learning rate (Adam's 0.001, SGD's 0.01)."""
+    st.session_state[SAVED_KEY]["train_lr"] = format_number(DEFAULT_LR[st.session_state.train_optimizer])
+    st.session_state.pop("train_lr", None)  # the box is drawn afresh with the new value
