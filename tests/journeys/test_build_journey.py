@@ -103,6 +103,11 @@ def test_j1_type_lenet_on_64x64_cell_by_cell_and_keep_it_over_a_reload(student):
     s.reload()
     check_marks_the_document(s)
     assert s.cell(ANSWERS, 7, "your params") == "432120"
+    # Back to Build through the sidebar after that reload: the typed network is still the build.
+    s.sidebar("Build")
+    s.sees(f"{LENET_64_PARAMS:,}")
+    s.tab("Edit layers")
+    assert table_layers(s) == LENET_64
 
 
 ANSWERS = "answers_"  # the Check page's answers grid

@@ -33,5 +33,6 @@ def test_a_deep_link_on_a_fresh_server_shows_the_navigation_and_the_wide_layout(
             main = s.page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
             assert main["width"] > 850, "the centred layout (at most 736 px): the page config was not applied"
             assert s.page.title() == "cnnedu — CNN explorer"
+            assert s.page.get_by_role("button", name="Deploy").count() == 0  # no developer menu for students
         finally:
             context.close()
