@@ -3,6 +3,8 @@ reload, the Check page marks a hand calculation. Screenshots land in out/screens
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from tests.e2e_helpers import assert_no_exception, open_app, screenshot, wait_for_app
 
 
@@ -16,8 +18,8 @@ def test_home_and_build_page_in_a_browser(app_server, browser_page):
     open_app(page, app_server, "build")
     assert_no_exception(page)
     page.get_by_text("Layer by layer").first.wait_for()
-    # The analysis table is a canvas grid; its totals are plain text next to it.
-    assert page.get_by_text("62,006").first.is_visible()
+    # The analysis table is a canvas grid; its totals are plain text above it (drawn once the table is read).
+    expect(page.get_by_text("62,006").first).to_be_visible()
     screenshot(page, "build-lenet")
 
     # Change the height: the totals follow (fc1 grows with the image), and the URL keeps the build.

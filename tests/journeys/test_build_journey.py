@@ -140,6 +140,9 @@ def test_j2_fix_cnn2_in_the_table_then_move_duplicate_and_delete_without_losing_
     error = " ".join(s.errors())
     assert "fc1" in error and "3136" in error and "1024" in error, error
     s.shot("j2-cnn2-broken")
+    s.tab("Layer by layer")  # on a projector, the table is on screen without scrolling past the editor
+    assert s.column_values("build_analysis", "layer")[-1] == "✗ fc1"  # the sizes up to the failing layer
+    s.tab("Edit layers")
 
     s.edit_cell(TABLE, 0, "settings", "out_channels=32, kernel_size=5, padding=2")
     assert "padding=2" in s.cell(TABLE, 0, "settings")
@@ -149,6 +152,13 @@ def test_j2_fix_cnn2_in_the_table_then_move_duplicate_and_delete_without_losing_
     params = (5 * 5 * 1 * 32 + 32) + (5 * 5 * 32 * 64 + 64) + (3136 * 256 + 256) + (256 * 10 + 10)
     s.sees(f"{params:,}")
     s.shot("j2-cnn2-fixed")
+    s.page.locator('[data-testid="stMain"]').evaluate("e => e.scrollTo(0, 0)")
+    s.tab("Layer by layer")
+    analysis = s.grid("build_analysis").bounding_box()
+    assert analysis["y"] < 650, f"the layer-by-layer table starts at y={analysis['y']:.0f} px"
+    assert s.cell("build_analysis", 7, "input") == "3136"
+    s.shot("j2-cnn2-layer-by-layer")
+    s.tab("Edit layers")
 
     # An edit, then at once a move: the move keeps the edit (it used to undo it).
     s.edit_cell(TABLE, 7, "settings", "out_features=128, in_features=3136")
