@@ -137,10 +137,10 @@ with tabs[1]:
                              "type": st.column_config.TextColumn(width=85),
                              "input": st.column_config.TextColumn(width=80),
                              "output": st.column_config.TextColumn(width=80),
-                             "output size formula": st.column_config.TextColumn(width=235),
-                             "params": st.column_config.NumberColumn(format="localized", width=80),
+                             "output size formula": st.column_config.TextColumn(width=220),
+                             "params": st.column_config.NumberColumn(format="localized", width=100),
                              "params formula": st.column_config.TextColumn(width=150),
-                             "MACs": st.column_config.NumberColumn(format="localized", width=100)})
+                             "MACs": st.column_config.NumberColumn(format="localized", width=110)})
 with tabs[2]:
     if result is not None and result.ok:
         source = pytorch_source(spec)

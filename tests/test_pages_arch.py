@@ -131,3 +131,29 @@ def test_check_page_restores_the_network_and_the_answers_from_the_address_bar():
     assert at.metric[0].value == "4 of 4"  # conv1's shape and params (156), conv2's params (2416), the total
     hostile = open_page("pages/check.py", {"check": encode("no-such-net"), "answers": "%%%garbage"})
     assert not hostile.exception and hostile.selectbox(key="check_arch").value == "(current build)"
+
+
+def test_the_layer_table_gives_every_number_room_on_a_projector():
+    """ResNet's and MobileNet's layers reach tens of millions of multiply-adds: '37,748,736' used to show as
+    '7,748,736'. At Streamlit's 14 px font a digit or comma is about 8 px wide, plus 16 px of cell padding."""
+    import json as _json
+
+    at = open_page("pages/build.py")
+    at.selectbox(key="start_from").set_value("resnet-cifar10")
+    at.run()
+    analysis = next(d for d in at.dataframe if "MACs" in _json.loads(d.proto.columns))
+    columns = _json.loads(analysis.proto.columns)
+    widest = max(len(f"{m:,}") for m in analysis.value["MACs"].dropna().astype(int))
+    assert columns["MACs"]["width"] >= 8 * widest + 16
+    assert columns["params"]["width"] >= 8 * max(len(f"{p:,}") for p in analysis.value["params"].dropna().astype(int)) + 16
+
+
+def test_no_page_uses_an_emoji_icon():
+    """Emoji need a colour-emoji font (boxes on many Linux machines); Streamlit's Material icons always draw."""
+    import re as _re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [*root.glob("pages/*.py"), *root.glob("cnnedu/ui/*.py"), root / "app.py"]
+    icons = [m for f in sources for m in _re.findall(r'icon="([^"]*)"', f.read_text())]
+    assert icons and all(i.startswith(":material/") for i in icons), [i for i in icons if not i.startswith(":material/")]
