@@ -157,3 +157,15 @@ def test_no_page_uses_an_emoji_icon():
     sources = [*root.glob("pages/*.py"), *root.glob("cnnedu/ui/*.py"), root / "app.py"]
     icons = [m for f in sources for m in _re.findall(r'icon="([^"]*)"', f.read_text())]
     assert icons and all(i.startswith(":material/") for i in icons), [i for i in icons if not i.startswith(":material/")]
+
+
+@pytest.mark.parametrize("hostile", [[1, 2], {"layers": 5}, {"layers": "notalist", "input_shape": [1, 28, 28]},
+                                     {"input_shape": [1, 10**9, 28], "layers": []},
+                                     {"input_shape": [1, 28, 28], "layers": [{"type": ["Conv2d"]}]}])
+def test_a_hostile_spec_link_gets_a_warning_and_the_default_network(hostile):
+    from cnnedu.ui.state import encode
+
+    at = open_page("pages/build.py", {"spec": encode(hostile)})
+    assert not at.exception
+    assert any("could not be read" in w.value for w in at.warning)
+    assert [m.value for m in at.metric][0] == "62,006"  # LeNet (CIFAR-10): 456 + 2416 + 48120 + 10164 + 850

@@ -88,8 +88,26 @@ def the_build(default: dict[str, Any]) -> dict[str, Any]:
     """The spec being built: this tab's, else the address bar's (a reload, a link), else ``default``."""
     if BUILD_KEY not in st.session_state:
         spec = url_get("spec")
-        st.session_state[BUILD_KEY] = spec if isinstance(spec, dict) else default
+        if spec is not None and not _draft_shape(spec):
+            st.warning("The network in the address bar could not be read; starting from a coursework network.",
+                       icon=":material/warning:")
+            spec = None
+        st.session_state[BUILD_KEY] = spec if spec is not None else default
     return st.session_state[BUILD_KEY]
+
+
+def _draft_shape(spec: Any) -> bool:
+    """Whether a value from a link has the shape of a (maybe invalid) build the Build page can show: layers
+    a list of objects with a text type, input_shape three whole numbers. parse_spec judges the rest."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list):
+        return False
+    shape = spec.get("input_shape")
+    if not (isinstance(shape, list) and len(shape) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in shape)):
+        return False
+    classes = spec.get("num_classes", 10)
+    return (isinstance(classes, int) and not isinstance(classes, bool) and 1 <= classes <= 1000
+            and all(isinstance(layer, dict) and isinstance(layer.get("type"), str) for layer in spec["layers"]))
 
 
 def set_the_build(spec: dict[str, Any]) -> None:
