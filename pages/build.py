@@ -18,9 +18,9 @@ from cnnedu.zoo import PRESETS, preset_spec
 
 ensure_navigation()
 st.title("Build a network")
-rows = editor.table_rows()  # first: it may reopen the editor (a new version) when the page is opened again
+rows, table_key = editor.table()  # first: it may reopen the editor (a new version) when the page is opened again
 build = current_build()
-v = editor.version()
+v = int(table_key.rsplit("_", 1)[1])
 
 
 def on_start_from() -> None:
@@ -70,7 +70,7 @@ with tabs[0]:
                "features are worked out for you.")
     table = st.data_editor(
         pd.DataFrame(rows, columns=["type", "name", "settings"]),
-        key=editor.editor_key(), num_rows="dynamic", width="stretch", hide_index=False, placeholder="",
+        key=table_key, num_rows="dynamic", width="stretch", hide_index=False, placeholder="",
         height=min(35 * (max(len(rows), 10) + 4) + 3, 500),  # from the base: a new height resets the editor
         column_config={
             "type": st.column_config.SelectboxColumn("type", options=list(LAYER_TYPES), required=True,

@@ -18,43 +18,43 @@ import streamlit as st
 
 from cnnedu.ui.common import current_build
 from cnnedu.ui.layer_table import rows_from_layers
-from cnnedu.ui.state import set_the_build
+from cnnedu.ui.state import editor_data, reset_editor, set_the_build
 
-_BASE = "build_table_base"  # {"version": n, "rows": [...]}: what the editor was opened with
+_NAME = "layers"  # the editor's key is layers_<version> (cnnedu.ui.state.editor_data keeps its data stable)
+_SEEN = "build_table_seen"  # the build as the table and the boxes made it in the last run
 BLANK = {"name": "my-network", "input_shape": [1, 28, 28], "num_classes": 10,
          "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
 
 
-def version() -> int:
-    return st.session_state.get(_BASE, {"version": 0})["version"]
-
-
-def editor_key() -> str:
-    return f"layers_{version()}"
-
-
-def table_rows() -> list[dict[str, str]]:
-    """The rows to open the editor with (stable while the student edits; see the module's docstring)."""
-    base = st.session_state.get(_BASE)
+def table() -> tuple[list[dict[str, str]], str]:
+    """The rows to open the editor with and its key (stable while the student edits; see above)."""
     build = current_build()
     rows = rows_from_layers(build["layers"])
-    forgotten = base is not None and f"layers_{base['version']}" not in st.session_state
-    changed_elsewhere = base is not None and base.get("seen", build) != build
-    if base is None or changed_elsewhere or (forgotten and base["rows"] != rows):
-        base = {"version": (base or {"version": 0})["version"] + 1, "rows": rows, "seen": build}
-        st.session_state[_BASE] = base
-    return base["rows"]
+    if st.session_state.get(_SEEN, build) != build:  # changed elsewhere (another page, a link)
+        reset_editor(_NAME, rows)
+    st.session_state[_SEEN] = build
+    return editor_data(_NAME, rows)
+
+
+def version() -> int:
+    """The editor's version: the input boxes share it, so they too are reopened on a replaced build."""
+    return int(table_key().rsplit("_", 1)[1])
+
+
+def table_key() -> str:
+    return editor_data(_NAME, rows_from_layers(current_build()["layers"]))[1]
 
 
 def seen(build: dict[str, Any]) -> None:
     """Record the build as the table and the boxes made it in this run."""
-    st.session_state[_BASE]["seen"] = build
+    st.session_state[_SEEN] = build
 
 
 def replace(spec: dict[str, Any]) -> None:
     """Replace the whole build and reopen the editor (and the input boxes) on it."""
     set_the_build(spec)
-    st.session_state[_BASE] = {"version": version() + 1, "rows": rows_from_layers(spec["layers"]), "seen": spec}
+    st.session_state[_SEEN] = spec
+    reset_editor(_NAME, rows_from_layers(spec["layers"]))
 
 
 def _layers() -> list[dict[str, Any]]:
