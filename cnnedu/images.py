@@ -34,15 +34,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from cnnedu.budgets import MAX_FILE_BYTES, MAX_PIXELS, MB, UPLOAD_LIMIT_MB  # noqa: F401
 from cnnedu.errors import PredictError
 from cnnedu.onnxmeta import ModelMeta
 
-#: The largest upload, in MB as Streamlit counts them (1 MB = 1024 × 1024 bytes): the same number as
-#: ``maxUploadSize`` in .streamlit/config.toml, so the uploader, its help text and the error agree.
-UPLOAD_LIMIT_MB = 50
-MB = 1024 * 1024
-MAX_FILE_BYTES = UPLOAD_LIMIT_MB * MB
-MAX_PIXELS = 40_000_000
 #: Formats we let Pillow open. Others (EPS runs Ghostscript, PSD, ...) are refused on purpose.
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM", "ICO")
 FITS = ("resize", "letterbox", "crop")

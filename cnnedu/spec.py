@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnnedu.budgets import MAX_WHOLE
 from cnnedu.errors import SpecError
 
 REQUIRED = object()  # marks a field without a default
@@ -389,7 +390,6 @@ def pair(value: Any) -> tuple[int, int]:
     return (int(value), int(value))
 
 
-MAX_WHOLE = 1_000_000  # no channel count, size or stride of a network that trains here comes near it
 
 
 def _too_big(where: str, index: int | None, field: str, value: Any) -> SpecError:

@@ -1,0 +1,68 @@
+"""Every limit cnnedu puts on what a user can make it do, in one place.
+
+A classroom server is shared by 40 students: one student's huge number, hostile file or runaway network
+must get a clear message, never take the memory, the cores or the disk away from everyone else. Each
+limit here is far above what the coursework needs (the largest coursework net, ResNet-50 on 224×224
+images, is noted beside each) and is shown to the user in the message that enforces it.
+
+Limits a server owner may want to change read an environment variable (given in the comment).
+"""
+
+from __future__ import annotations
+
+import os
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+    return value if value > 0 else default
+
+
+# ------------------------------------------------------------------------------------- what is typed in
+
+#: A layer's whole numbers (channels, kernel, stride, padding, features): ResNet-50 needs 2,048.
+MAX_WHOLE = 1_000_000
+#: One side of an input image: the coursework's largest is 224.
+MAX_INPUT_SIDE = 4096
+#: Values in one input image (channels × height × width): 3×224×224 is 150,528.
+MAX_INPUT_VALUES = 3 * 2048 * 2048
+#: Layers in one network: ResNet-50 written out layer by layer has about 180.
+MAX_LAYERS = 2000
+#: How deeply JSON (a spec, answers, a config) may nest: a spec needs 4 levels.
+MAX_JSON_DEPTH = 32
+#: Characters in a JSON document typed or uploaded (a spec, answers, a config).
+MAX_JSON_CHARS = 2 * MB
+#: Digits in one JSON number: Python refuses over 4,300 with a traceback; no field needs over 20.
+MAX_JSON_DIGITS = 30
+
+# ------------------------------------------------------------------------------------------ files
+
+#: The largest upload, in MB as Streamlit counts them: the same number as ``maxUploadSize`` in
+#: .streamlit/config.toml, so the uploader, its help text and the error agree.
+UPLOAD_LIMIT_MB = 50
+MAX_FILE_BYTES = UPLOAD_LIMIT_MB * MB
+#: Pixels an image may claim before it is decoded (a decompression bomb claims billions).
+MAX_PIXELS = 40_000_000
+
+# -------------------------------------------------------------------------------- running a model
+
+#: Seconds one prediction on an uploaded ONNX model may take (ResNet-50 on one image: ~0.1 s).
+#: ``$CNNEDU_PREDICT_SECONDS``.
+PREDICT_SECONDS = _env_number("CNNEDU_PREDICT_SECONDS", 20.0)
+#: Memory the process running an uploaded ONNX model may use (ResNet-50: ~0.5 GB).
+#: ``$CNNEDU_PREDICT_MEMORY_MB``.
+PREDICT_MEMORY_BYTES = int(_env_number("CNNEDU_PREDICT_MEMORY_MB", 2048) * MB)
+
+# ------------------------------------------------------------------------------------------ training
+
+#: Memory one training run may use for its network: weights, gradients, optimizer state and the
+#: activations of one batch (ResNet-50 on CIFAR-10 at batch 128: ~2.5 GB). ``$CNNEDU_RUN_MEMORY_MB``.
+RUN_MEMORY_BYTES = int(_env_number("CNNEDU_RUN_MEMORY_MB", 4096) * MB)
+#: Above this share of the budget a run starts with a warning.
+RUN_MEMORY_WARN = 0.5
