@@ -34,6 +34,7 @@ from cnnedu.errors import AnswersError, CnnEduError
 from cnnedu.nets import trace
 from cnnedu.spec import Spec, pair, parse_spec
 from cnnedu.spec import params as layer_params
+from cnnedu.userjson import read_json
 
 FIELDS = ("output_shape", "params", "total_params")
 _SHAPE_KEYS = ("output_shape", "shape", "output", "output_size", "size")
@@ -202,14 +203,8 @@ def grade(spec: Spec | dict[str, Any] | str, answers: dict[str, Any] | list[Any]
 def read_answers(answers: dict[str, Any] | list[Any] | str,
                  names: list[str]) -> tuple[dict[int, dict[str, Any]], Any]:
     """The answers as {layer index: {"output_shape": raw, "params": raw}} and the raw total (or None)."""
-    if isinstance(answers, str):
-        try:
-            answers = json.loads(answers)
-        except json.JSONDecodeError as err:
-            raise AnswersError(f"The answers are not valid JSON: {err.msg} at line {err.lineno}, "
-                               f"column {err.colno}.") from None
-        except (ValueError, RecursionError):  # e.g. a number of more than 4300 digits
-            raise AnswersError("The answers cannot be read: a number in them is far too long.") from None
+    if isinstance(answers, (str, bytes)):
+        answers = read_json(answers, "The answers", AnswersError)
     if isinstance(answers, list):
         answers = {"layers": answers}
     if not isinstance(answers, dict):

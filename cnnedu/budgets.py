@@ -34,6 +34,8 @@ MAX_INPUT_SIDE = 4096
 MAX_INPUT_VALUES = 3 * 2048 * 2048
 #: Layers in one network: ResNet-50 written out layer by layer has about 180.
 MAX_LAYERS = 2000
+#: Characters in a layer's name.
+MAX_NAME = 64
 #: How deeply JSON (a spec, answers, a config) may nest: a spec needs 4 levels.
 MAX_JSON_DEPTH = 32
 #: Characters in a JSON document typed or uploaded (a spec, answers, a config).

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from cnnedu.analysis import Analysis, analyze, human_bytes, human_count
 from cnnedu.cli import command, print_json
-from cnnedu.errors import SpecError
+from cnnedu.errors import AnswersError, SpecError
 from cnnedu.nets import count_params, trace
 from cnnedu.spec import Spec, parse_spec
+from cnnedu.userjson import read_json, read_text_file
 from cnnedu.zoo import PRESETS, resolve_arch
 
 
@@ -116,19 +115,16 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     _json_flag(parser)
 
 
+_ANSWERS_FIX = 'It must be JSON like {"layers": [{"output_shape": [6, 28, 28], "params": 456}]}.'
+
+
 @command("check", "grade a hand calculation of output shapes and parameter counts", _check_arguments)
 def check(args: argparse.Namespace) -> int:
     from cnnedu.answers import grade
 
     spec = resolve_arch(args.arch)
-    path = Path(args.answers)
-    try:
-        answers = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"No answers file at {path}.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SpecError(f"Cannot read the answers file {path}: {err}.",
-                        'It must be JSON like {"layers": [{"output_shape": [6, 28, 28], "params": 456}]}.') from None
+    answers = read_json(read_text_file(args.answers, "answers file", AnswersError), "The answers file",
+                        AnswersError, fix=_ANSWERS_FIX)
     report = grade(spec, answers)
     for problem in report.problems:  # the cells that cannot be read; every other cell is still graded
         print(f"error: {problem}", file=sys.stderr)

@@ -16,15 +16,18 @@ Example::
 from __future__ import annotations
 
 import difflib
+import functools
 import json
+import keyword
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnedu.budgets import MAX_WHOLE
+from cnnedu.budgets import MAX_LAYERS, MAX_NAME, MAX_WHOLE
 from cnnedu.errors import SpecError
+from cnnedu.userjson import read_json, read_text_file
 
 REQUIRED = object()  # marks a field without a default
 
@@ -199,12 +202,8 @@ def parse_spec(obj: dict[str, Any] | str | Spec) -> Spec:
     """
     if isinstance(obj, Spec):
         obj = obj.to_dict()
-    if isinstance(obj, str):
-        try:
-            obj = json.loads(obj)
-        except json.JSONDecodeError as err:
-            raise SpecError(f"The spec is not valid JSON: {err.msg} at line {err.lineno}, "
-                            f"column {err.colno}.") from None
+    if isinstance(obj, (str, bytes)):
+        obj = read_json(obj, "The spec", SpecError)
     if not isinstance(obj, dict):
         raise SpecError("A spec must be a JSON object with input_shape, num_classes and layers.")
     for key in obj:
@@ -213,12 +212,15 @@ def parse_spec(obj: dict[str, Any] | str | Spec) -> Spec:
     input_shape = _input_shape(obj.get("input_shape"))
     num_classes = obj.get("num_classes", 10)
     if not _is_int(num_classes) or num_classes < 1:
-        raise SpecError(f"num_classes must be a whole number ≥ 1, got {num_classes!r}.", field="num_classes")
+        raise SpecError(f"num_classes must be a whole number ≥ 1, got {_short(num_classes)}.", field="num_classes")
     if num_classes > MAX_WHOLE:
         raise _too_big("num_classes", None, "num_classes", num_classes)
     layers = obj.get("layers", [])
     if not isinstance(layers, list):
         raise SpecError("layers must be a list of layer objects.", field="layers")
+    if len(layers) > MAX_LAYERS:
+        raise SpecError(f"The spec has {len(layers):,} layers; cnnedu builds at most {MAX_LAYERS:,}.",
+                        "Check that it is the right file.", field="layers")
     checked = [_parse_layer(i, layer) for i, layer in enumerate(layers)]
     names = layer_names(checked)
     for i, name in enumerate(names):
@@ -233,14 +235,7 @@ def parse_spec(obj: dict[str, Any] | str | Spec) -> Spec:
 
 def load_spec_file(path: str | Path) -> Spec:
     """Read a spec from a .json file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"No spec file at {path}.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(f"Cannot read the spec file {path}: {err}.") from None
-    return parse_spec(text)
+    return parse_spec(read_text_file(path, "spec file", SpecError))
 
 
 def _input_shape(value: Any) -> tuple[int, int, int]:
@@ -250,7 +245,7 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
     if (not isinstance(value, (list, tuple)) or len(value) != 3
             or not all(_is_int(v) and v >= 1 for v in value)):
         raise SpecError(f"input_shape must be three whole numbers ≥ 1 [channels, height, width], "
-                        f"got {value!r}.", field="input_shape")
+                        f"got {_short(value)}.", field="input_shape")
     if value[0] > 4096 or value[1] > 4096 or value[2] > 4096:
         raise SpecError(f"input_shape {list(value)} is too large for cnnedu (at most 4096 per side).",
                         field="input_shape")
@@ -259,9 +254,12 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
 
 def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
     if not isinstance(layer, dict):
-        raise SpecError(f"Layer {index} must be an object like {{\"type\": \"ReLU\"}}, got {layer!r}.",
+        raise SpecError(f"Layer {index} must be an object like {{\"type\": \"ReLU\"}}, got {_short(layer)}.",
                         layer=index)
     type_name = layer.get("type")
+    if not isinstance(type_name, str) and type_name is not None:
+        raise SpecError(f"Layer {index}: type must be the name of a layer type, got {_short(type_name)}.",
+                        f"Use one of: {', '.join(LAYER_TYPES)}.", layer=index, field="type")
     if type_name not in LAYER_TYPES:
         if not type_name:
             raise SpecError(f"Layer {index} has no type.", f"Use one of: {', '.join(LAYER_TYPES)}.",
@@ -282,8 +280,15 @@ def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
             if value in (None, ""):
                 continue
             if not isinstance(value, str) or not _NAME_RE.match(value):
-                raise SpecError(f"Layer {index} ({type_name}): name {value!r} must start with a letter and "
+                raise SpecError(f"Layer {index} ({type_name}): name {_short(value)} must start with a letter and "
                                 "use only letters, digits and _.", layer=index, field="name")
+            if len(value) > MAX_NAME:
+                raise SpecError(f"Layer {index} ({type_name}): the name is {len(value)} characters long; at most "
+                                f"{MAX_NAME} are allowed.", "Choose a shorter name.", layer=index, field="name")
+            if keyword.iskeyword(value):
+                raise SpecError(f"Layer {index} ({type_name}): '{value}' is a Python keyword and cannot name a "
+                                "layer (the generated code would not run).", f"Choose another name, e.g. "
+                                f"'{value}1'.", layer=index, field="name")
             if _taken_by_pytorch(value):
                 raise SpecError(f"Layer {index} ({type_name}): the name '{value}' is taken by PyTorch (every "
                                 f"network has a '{value}' attribute).", f"Choose another name, e.g. '{value}1'.",
@@ -309,7 +314,7 @@ def _check_value(index: int, type_name: str, f: Field, value: Any) -> Any:
     where = f"Layer {index} ({type_name}): {f.name}"
 
     def fail(need: str) -> SpecError:
-        return SpecError(f"{where} must be {need}, got {value!r}.", layer=index, field=f.name)
+        return SpecError(f"{where} must be {need}, got {_short(value)}.", layer=index, field=f.name)
 
     def in_range(v: float) -> bool:
         if f.low is not None and v < f.low:
@@ -377,10 +382,22 @@ def _check_layer(index: int, layer: dict[str, Any]) -> None:
 
 
 def _taken_by_pytorch(name: str) -> bool:
-    """Names such as 'train', 'forward' or 'to' are methods of every nn.Module: a layer cannot have them."""
+    """Names such as 'train', 'forward' or 'to' (methods of every nn.Module) and '_modules', '_parameters'
+    or 'training' (what every module holds) cannot name a layer: PyTorch refuses or breaks on them."""
+    return name in _module_attributes()
+
+
+@functools.cache
+def _module_attributes() -> frozenset[str]:
     from torch import nn  # only when a layer has a name; the spec language itself needs no torch
 
-    return hasattr(nn.Sequential, name)
+    return frozenset(dir(nn.Sequential()))
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message never repeats a whole hostile input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def pair(value: Any) -> tuple[int, int]:

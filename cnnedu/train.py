@@ -47,6 +47,7 @@ from torch import nn
 from cnnedu.errors import CnnEduError, TrainError
 from cnnedu.nets import build_model, count_params, output_kind
 from cnnedu.spec import Spec, parse_spec
+from cnnedu.userjson import read_json
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
@@ -135,10 +136,7 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise TrainError(f"The training configuration is not valid JSON: {err}") from None
+        data = read_json(text, "The training configuration", TrainError)
         if not isinstance(data, dict):
             raise TrainError("The training configuration must be a JSON object.")
         return cls.from_dict(data)

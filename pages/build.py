@@ -44,7 +44,7 @@ with top[1].popover("Upload a spec", icon=":material/upload:", width="stretch"):
     uploaded = st.file_uploader("Upload a spec (.json)", type=["json"], key=f"upload_{v}")
     if uploaded is not None:
         try:
-            editor.replace(parse_spec(uploaded.getvalue().decode("utf-8", errors="replace")).to_dict())
+            editor.replace(parse_spec(uploaded.getvalue()).to_dict())
             st.rerun()
         except CnnEduError as err:
             upload_problem = (err, uploaded.name)

@@ -21,6 +21,9 @@ from typing import Any
 
 import streamlit as st
 
+from cnnedu.errors import CnnEduError
+from cnnedu.userjson import read_json
+
 BUILD_KEY = "build_spec"  # the current build, a spec dict
 _KEPT = "_kept_widgets"  # {widget key: its last value}, for the widgets registered with keep()
 _MAX_PARAM = 60_000  # characters: longer values (or hostile links) are ignored
@@ -38,8 +41,8 @@ def decode(text: str) -> Any:
         raise ValueError("too long")
     try:
         raw = zlib.decompressobj().decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), 1_000_000)
-        return json.loads(raw)
-    except (zlib.error, json.JSONDecodeError, UnicodeDecodeError, RecursionError, TypeError) as err:
+        return read_json(raw, "The link")
+    except (zlib.error, CnnEduError, TypeError, ValueError) as err:
         raise ValueError(str(err)) from err
 
 
