@@ -123,7 +123,7 @@ def check(args: argparse.Namespace) -> int:
     from cnnedu.answers import grade
 
     spec = resolve_arch(args.arch)
-    answers = read_json(read_text_file(args.answers, "answers file", AnswersError), "The answers file",
+    answers = read_json(read_text_file(args.answers, "answers file", AnswersError), f"The answers file {args.answers}",
                         AnswersError, fix=_ANSWERS_FIX)
     report = grade(spec, answers)
     for problem in report.problems:  # the cells that cannot be read; every other cell is still graded

@@ -16,7 +16,14 @@ class CnnEduError(Exception):
         self.fix = fix
 
     def __str__(self) -> str:
-        return f"{self.message} {self.fix}" if self.fix else self.message
+        return f"{_sentence(self.message)} {_sentence(self.fix)}" if self.fix else _sentence(self.message)
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending with a full stop, so a message and its fix never run together ("the folder does not
+    exist give a path" → "the folder does not exist. give a path.")."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?…" else text + "."
 
 
 class SpecError(CnnEduError):

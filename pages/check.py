@@ -7,7 +7,7 @@ import streamlit as st
 
 from cnnedu.answers import AnswerSheet, grade, network_key, verdict_table
 from cnnedu.errors import CnnEduError
-from cnnedu.ui.common import arch_picker, show_error
+from cnnedu.ui.common import arch_picker, plain, show_error
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.state import editor_data, keep, reset_editor, restore, url_get, url_set
 from cnnedu.zoo import DOCUMENT_ANSWERS, PRESETS
@@ -15,11 +15,6 @@ from cnnedu.zoo import DOCUMENT_ANSWERS, PRESETS
 SHAPE, PARAMS = "your output shape", "your params"
 SHEETS = "check_sheets"  # {network key: AnswerSheet.to_json()}: this tab's answers for each network
 
-
-
-def md(text: str) -> str:
-    """Text as Streamlit markdown shows it literally (a student's 5*5*3*6+6 is not italics)."""
-    return "".join("\\" + c if c in "\\*_`$[]#<>~" else c for c in text)
 
 
 ensure_navigation()
@@ -98,7 +93,7 @@ with right:
     st.metric("Marked right", graded, help="Cells that cannot be read are not marked; fix them to get them "
               "marked." if report.problems else None)
     for problem in report.problems:
-        st.error(md(str(problem)), icon=":material/error:")
+        st.error(plain(str(problem)), icon=":material/error:")
     if report.verdicts:
         rows = verdict_table(report)
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
@@ -114,5 +109,5 @@ if report.wrong:
     st.subheader("What went wrong", divider="gray")
 for v in report.wrong:  # the hints in full, one per wrong answer
     where = "The total" if v.layer is None else f"Layer {v.layer} ({names[v.layer]}), {v.field.replace('_', ' ')}"
-    st.markdown(f":red[:material/close: **{where}:**] {md(v.hint)}  \n"
-                f":gray[Correct: {v.correct_text} — {md(v.formula)}]")
+    st.markdown(f":red[:material/close: **{where}:**] {plain(v.hint)}  \n"
+                f":gray[Correct: {v.correct_text} — {plain(v.formula)}]")

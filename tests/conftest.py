@@ -43,12 +43,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def cnnedu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh cnnedu home for each test: ``$CNNEDU_HOME`` = tmp/cnnedu-home, ``$CNNEDU_DATA`` = its data/."""
+    """A fresh cnnedu home for each test: ``$CNNEDU_HOME`` = tmp/cnnedu-home, ``$CNNEDU_DATA`` = its data/,
+    and ``$CNNEDU_FOLDERS`` = tmp (image folders a test makes there may be read)."""
     home = tmp_path / "cnnedu-home"
     data = home / "data"
     data.mkdir(parents=True)
     monkeypatch.setenv("CNNEDU_HOME", str(home))
     monkeypatch.setenv("CNNEDU_DATA", str(data))
+    monkeypatch.setenv("CNNEDU_FOLDERS", str(tmp_path))  # the test's own folders count as the owner's
     return home
 
 

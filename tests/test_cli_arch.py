@@ -88,7 +88,7 @@ def test_check_with_an_unreadable_answers_file(tmp_path):
     path = tmp_path / "answers.json"
     path.write_text("{oops")
     out = run_cli("check", "lenet-cifar10", str(path))
-    assert out.returncode == 2 and "Cannot read the answers file" in out.stderr
+    assert out.returncode == 2 and f"The answers file {path} is not valid JSON" in out.stderr
     assert "Traceback" not in out.stderr
 
 

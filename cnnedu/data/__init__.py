@@ -22,6 +22,7 @@ from cnnedu.data.folder import read_image
 from cnnedu.data.stats import channel_stats, split_validation
 from cnnedu.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from cnnedu.errors import DataError
+from cnnedu.paths import allowed_folder
 
 __all__ = [
     "DATASETS", "Dataset", "DatasetInfo", "Progress", "SYNTHETIC_CLASSES", "channel_stats", "find_local",
@@ -56,6 +57,8 @@ def load_dataset(name: str, *, input_shape: tuple[int, int, int] | None = None, 
     key = str(name).strip().lower()
     if key not in DATASETS:
         raise DataError(f"unknown dataset {name!r}", f"choose one of: {', '.join(DATASETS)}")
+    if data_dir is not None and str(data_dir).strip() and key != "synthetic":
+        data_dir = allowed_folder(data_dir)
     if key == "synthetic":
         from cnnedu.data.synthetic import load_synthetic
 
@@ -84,6 +87,8 @@ def find_local(name: str, data_dir: str | Path | None = None) -> Path | None:
 
     For "synthetic" and "folder" there is nothing to find: None.
     """
+    if data_dir is not None and str(data_dir).strip():
+        data_dir = allowed_folder(data_dir)
     if name in ("mnist", "fashion-mnist"):
         from cnnedu.data.mnist import find_local as find_idx
 

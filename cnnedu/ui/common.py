@@ -3,6 +3,7 @@ error display, the analysis table and totals."""
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +25,19 @@ def current_build() -> dict[str, Any]:
     return the_build(preset_spec(DEFAULT_PRESET).to_dict())
 
 
+def plain(text: object) -> str:
+    """Text that Streamlit's Markdown shows exactly as it is: every ASCII punctuation mark escaped, so a
+    student's 5*5*3*6+6 is not italics and a class name or file name holding ![x](http://...), <b>, :red[..]
+    or a table is shown as those characters, never as an image, a tag or a colour."""
+    return "".join("\\" + c if c in _PUNCTUATION else c for c in str(text))
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+
+
 def show_error(err: CnnEduError, prefix: str = "") -> None:
-    st.error(f"{prefix}{err}", icon=":material/error:")
+    """An error a user caused, in red, as plain text (its message may quote a file name or a class name)."""
+    st.error(plain(f"{prefix}{err}"), icon=":material/error:")
 
 
 @dataclass(frozen=True)
