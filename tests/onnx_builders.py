@@ -21,7 +21,7 @@ Recipes (the ``graph`` key, default "tiny"):
     two_inputs    two graph inputs
     external      an initializer marked as external data
 Other keys: ``classes`` (names, or a count), ``input`` (the input dims), ``elem_type`` (an onnx.TensorProto
-name), ``meta`` (props to set, raw strings), ``drop_meta`` (keys to remove), ``no_meta`` (true: none).
+name), ``meta`` (props to set: raw strings, or :func:`expand` recipes), ``drop_meta`` (keys to remove), ``no_meta`` (true: none).
 """
 
 from __future__ import annotations
@@ -181,9 +181,18 @@ def build(recipe: dict[str, Any]) -> bytes:
     props = {} if recipe.get("no_meta") else default_props(classes)
     for key in recipe.get("drop_meta", ()):
         props.pop(key, None)
-    props.update(recipe.get("meta", {}))
+    props.update({key: expand(value) for key, value in recipe.get("meta", {}).items()})
     helper.set_model_props(model, props)
     return model.SerializeToString()
+
+
+def expand(value: str | dict[str, Any]) -> str:
+    """A metadata text, or one too big to keep literally in the corpus:
+    {"prefix": P, "repeat": R, "times": N, "then": T, "then_times": M, "suffix": S} is P + R×N + T×M + S."""
+    if isinstance(value, str):
+        return value
+    return (value.get("prefix", "") + value["repeat"] * int(value["times"])
+            + value.get("then", "") * int(value.get("then_times", 1)) + value.get("suffix", ""))
 
 
 def build_raw(recipe: dict[str, Any]) -> bytes:
