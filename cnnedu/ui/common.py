@@ -13,6 +13,7 @@ from cnnedu.analysis import Analysis, human_bytes, human_count
 from cnnedu.errors import CnnEduError
 from cnnedu.spec import Spec, parse_spec
 from cnnedu.ui.state import keep, the_build
+from cnnedu.ui.text import plain
 from cnnedu.zoo import PRESETS, preset_spec
 
 DEFAULT_PRESET = "lenet-cifar10"
@@ -25,7 +26,8 @@ def current_build() -> dict[str, Any]:
 
 
 def show_error(err: CnnEduError, prefix: str = "") -> None:
-    st.error(f"{prefix}{err}", icon=":material/error:")
+    """An error a user caused, in a red box: shown literally (its message may quote a file's contents)."""
+    st.error(plain(f"{prefix}{err}"), icon=":material/error:")
 
 
 @dataclass(frozen=True)
