@@ -9,7 +9,7 @@ overrides it, carries cnnedu metadata that describes it correctly, so that exact
 Recipes (the ``graph`` key, default "tiny"):
 
     tiny          Flatten → MatMul → [N, K] logits (K = number of classes)
-    constant      the output is a constant ("value": a float, e.g. NaN)
+    constant      the logits plus a constant ("value": a float, e.g. NaN, or a list: one per class)
     loop          the logits pass through a Loop of ``trip_count`` steps (None: no trip count, cond true)
     loop_computed a Loop whose trip count is computed from the input's shape
     nested_loop   a Loop of ``outer`` steps whose body holds a Loop of ``inner`` steps
@@ -92,8 +92,9 @@ def build(recipe: dict[str, Any]) -> bytes:
     if kind == "tiny":
         nodes.append(helper.make_node("Identity", ["logits"], [output]))
     elif kind == "constant":
-        value = float(recipe.get("value", float("nan")))
-        inits.append(numpy_helper.from_array(np.full((1, k), value, dtype=np.float32), "C"))
+        value = recipe.get("value", float("nan"))  # one number for every class, or one per class
+        values = [float(v) for v in value] if isinstance(value, list) else [float(value)] * k
+        inits.append(numpy_helper.from_array(np.array(values, dtype=np.float32).reshape(1, k), "C"))
         nodes.append(helper.make_node("Add", ["logits", "C"], [output]))
     elif kind in ("loop", "if_loop"):
         trip = recipe.get("trip_count")
