@@ -11,8 +11,9 @@ _LINE_START = re.compile(r"^(\s*\d*)([-+=>.)])")  # "- ", "1. ", "> " at the sta
 
 def plain(text: object) -> str:
     """``text`` as Streamlit's Markdown (st.markdown, st.caption, st.error, widget labels ...) shows it
-    literally: no link, no image (a class name ``![x](http://...)`` would make every viewer's browser fetch
-    it), no HTML, no bold, no emoji or icon short code, no formula, on one line.
+    literally: no image (a class name ``![x](http://...)`` would make every viewer's browser fetch it), no
+    Markdown link, no HTML, no bold, no emoji or icon short code, no formula, on one line. (A bare URL in
+    the text is still made clickable by Streamlit's autolinker, whatever the escaping; nothing is fetched.)
 
     Use it for every string that comes from a file, an upload or another user: class names, file names,
     run and layer names, metadata values, and error messages that quote them."""
