@@ -34,7 +34,7 @@ from cnnedu.errors import AnswersError, CnnEduError
 from cnnedu.nets import trace
 from cnnedu.spec import Spec, pair, parse_spec
 from cnnedu.spec import params as layer_params
-from cnnedu.userjson import read_json
+from cnnedu.userinput import read_json
 
 FIELDS = ("output_shape", "params", "total_params")
 _SHAPE_KEYS = ("output_shape", "shape", "output", "output_size", "size")

@@ -60,6 +60,27 @@ PREDICT_SECONDS = _env_number("CNNEDU_PREDICT_SECONDS", 20.0)
 #: Memory the process running an uploaded ONNX model may use (ResNet-50: ~0.5 GB).
 #: ``$CNNEDU_PREDICT_MEMORY_MB``.
 PREDICT_MEMORY_BYTES = int(_env_number("CNNEDU_PREDICT_MEMORY_MB", 2048) * MB)
+#: onnxruntime threads one uploaded model may use, so that one upload cannot take every core.
+PREDICT_THREADS = 1
+#: Model processes kept alive between predictions (one per recently used model; busy ones are never
+#: stopped to make room): each idle one holds its model's weights, ~50 MB plus the file.
+PREDICT_PROCESSES = 4
+#: Steps of a Loop an uploaded graph may take (the product over nested loops). An image classifier
+#: exported by torch.onnx has no loop at all; a Loop must have a constant trip count up to this.
+MAX_LOOP_STEPS = 10_000
+#: Nodes in an uploaded graph, subgraphs included (ResNet-50 exported by torch.onnx: ~180).
+MAX_GRAPH_NODES = 100_000
+
+# ------------------------------------------------------------------------- a model's cnnedu metadata
+
+#: Class names one model may have (ImageNet: 1,000).
+MAX_CLASSES = 10_000
+#: Characters in one class name, and in the other short metadata strings (arch, channel order, output).
+MAX_NAME_CHARS = 200
+#: A normalization mean, in 0..1 units, lies within ±this (a typical one is 0.1 to 0.5).
+MAX_NORM_MEAN = 10.0
+#: A normalization std, in 0..1 units, lies in this range (a typical one is 0.2 to 0.35).
+NORM_STD_RANGE = (1e-3, 100.0)
 
 # ------------------------------------------------------------------------------------------ training
 

@@ -10,7 +10,7 @@ from cnnedu.cli import command, print_json
 from cnnedu.errors import AnswersError, SpecError
 from cnnedu.nets import count_params, trace
 from cnnedu.spec import Spec, parse_spec
-from cnnedu.userjson import read_json, read_text_file
+from cnnedu.userinput import read_json, read_text_file
 from cnnedu.zoo import PRESETS, resolve_arch
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from cnnedu import userinput
 from cnnedu.budgets import MAX_FILE_BYTES, MAX_PIXELS, MB, UPLOAD_LIMIT_MB  # noqa: F401
 from cnnedu.errors import PredictError
 from cnnedu.onnxmeta import ModelMeta
@@ -104,17 +105,20 @@ def _read(data: bytes | bytearray | str | os.PathLike, max_bytes: int) -> bytes:
         if not data:
             raise PredictError("The file is empty.", "Upload an image file.")
         return bytes(data)
-    path = Path(data)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise _too_big(size, max_bytes)
-        raw = path.read_bytes()
-    except OSError as err:
-        raise PredictError(f"Cannot read the image file {path}: {err.strerror or err}.") from None
+    return read_regular_file(Path(data), max_bytes, what="image file", empty_fix="Choose an image file.")
+
+
+def read_regular_file(path: Path, max_bytes: int, *, what: str = "file", too_big_fix: str | None = None,
+                      empty_fix: str | None = None) -> bytes:
+    """The bytes of a regular, non-empty file of at most ``max_bytes`` (cnnedu.userinput reads it)."""
+    size = path.stat().st_size if path.is_file() else 0
+    if size > max_bytes:
+        raise _too_big(size, max_bytes, what, too_big_fix)
+    raw = userinput.read_regular_file(path, what, PredictError, max_bytes=max_bytes, too_big_fix=too_big_fix)
     if not raw:
-        raise PredictError(f"The file {path} is empty.", "Choose an image file.")
+        raise PredictError(f"The file {path} is empty.", empty_fix)
     return raw
+
 
 
 def _finish(img: Image.Image, fmt: str | None, notes: list[str], max_pixels: int) -> Decoded:
@@ -146,9 +150,13 @@ _ORIENTATIONS = {1: "upright", 2: "mirrored", 3: "rotated 180°", 4: "flipped ve
                  8: "rotated 270°"}
 
 
-def _too_big(size: int, limit: int) -> PredictError:
-    return PredictError(f"The file is {size / MB:.1f} MB; cnnedu reads images up to {limit / MB:.0f} MB.",
-                        "Save a smaller copy of the image (the network only sees a few dozen pixels anyway).")
+def _too_big(size: int, limit: int, what: str = "image file", fix: str | None = None) -> PredictError:
+    if what == "image file":
+        return PredictError(f"The file is {size / MB:.1f} MB; cnnedu reads images up to {limit / MB:.0f} MB.",
+                            fix or "Save a smaller copy of the image (the network only sees a few dozen pixels "
+                            "anyway).")
+    kind = "models" if what == "model file" else "files"
+    return PredictError(f"The {what} is {size / MB:.1f} MB; cnnedu loads {kind} up to {limit / MB:.0f} MB.", fix)
 
 
 def _too_many_pixels(size: tuple[int, int] | None, limit: int, pixels: int | None = None) -> PredictError:
@@ -214,6 +222,11 @@ _MODE_NAMES = {"L": "gray (L)", "RGB": "RGB", "RGBA": "RGBA", "LA": "gray+alpha 
 def _high_depth_to_l(img: Image.Image) -> tuple[Image.Image, str]:
     """Scale a 16-bit, 32-bit-integer or float image to 8 bits by its range, never by clipping."""
     values = np.asarray(img).astype(np.float64)
+    if not np.isfinite(values).all():
+        what = "not numbers (NaN)" if np.isnan(values).any() else "infinite"
+        raise PredictError(f"Some pixels of this float image are {what}, so it has no brightness cnnedu could "
+                           "scale to 0..255.", "Save the image without NaN or infinite values, e.g. as an "
+                           "8-bit PNG.")
     lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
     if img.mode.startswith("I;16") or (img.mode == "I" and lo >= 0 and hi <= 65535):
         scaled, note = values / 257.0, "16-bit gray scaled to 0..255 (divided by 257)"

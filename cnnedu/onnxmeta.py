@@ -21,6 +21,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from cnnedu.budgets import (
+    MAX_CLASSES,
+    MAX_INPUT_SIDE,
+    MAX_INPUT_VALUES,
+    MAX_JSON_CHARS,
+    MAX_JSON_DEPTH,
+    MAX_NAME_CHARS,
+    MAX_NORM_MEAN,
+    NORM_STD_RANGE,
+)
 from cnnedu.errors import PredictError
 
 PREFIX = "cnnedu."
@@ -69,30 +79,56 @@ class ModelMeta:
         return len(self.classes)
 
     def problems(self) -> list[str]:
-        """What is inconsistent in this metadata, as sentences; an empty list means it is usable."""
+        """What is inconsistent in this metadata, as sentences; an empty list means it is usable.
+
+        Every value is bounded by cnnedu.budgets: a file's metadata is untrusted, and a predictor resizes
+        every image to ``input_shape`` and keeps one score per class."""
         out: list[str] = []
-        shape = tuple(self.input_shape)
-        if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
-            out.append(f"input_shape must be three positive integers [channels, height, width], got {list(shape)}")
+        shape = tuple(self.input_shape) if isinstance(self.input_shape, (list, tuple)) else (self.input_shape,)
+        if len(shape) != 3 or not all(_is_whole(v) and v > 0 for v in shape):
+            out.append(f"input_shape must be three positive integers [channels, height, width], got {_short(shape)}")
             return out
-        c = shape[0]
+        c, h, w = shape
+        if h > MAX_INPUT_SIDE or w > MAX_INPUT_SIDE:
+            out.append(f"input_shape {_short(shape)} is larger than cnnedu's limit of {MAX_INPUT_SIDE} pixels a side")
+            return out
+        if c * h * w > MAX_INPUT_VALUES:
+            out.append(f"input_shape {_short(shape)} has {c * h * w:,} values; cnnedu feeds at most "
+                       f"{MAX_INPUT_VALUES:,} per image")
+            return out
+        for label, value in (("channel_order", self.channel_order), ("output", self.output), ("arch", self.arch)):
+            if not isinstance(value, str) or len(value) > MAX_NAME_CHARS:
+                out.append(f"{label} must be a text of at most {MAX_NAME_CHARS} characters, got {_short(value)}")
+        if out:
+            return out
         if self.channel_order not in CHANNEL_ORDERS:
-            out.append(f"channel_order must be 'L' or 'RGB', got {self.channel_order!r}")
+            out.append(f"channel_order must be 'L' or 'RGB', got {_short(self.channel_order)}")
         elif (self.channel_order == "L") != (c == 1) or c not in (1, 3):
             out.append(f"channel_order {self.channel_order!r} does not match {c} input channel(s) "
                        "(gray images have 1 channel and use 'L', colour images have 3 and use 'RGB')")
         if self.output not in OUTPUT_KINDS:
-            out.append(f"output must be one of {', '.join(OUTPUT_KINDS)}, got {self.output!r}")
-        if not self.classes:
+            out.append(f"output must be one of {', '.join(OUTPUT_KINDS)}, got {_short(self.output)}")
+        if not isinstance(self.classes, (list, tuple)) or not self.classes:
             out.append("classes is empty: give one name per network output")
+        elif len(self.classes) > MAX_CLASSES:
+            out.append(f"there are {len(self.classes):,} class names; cnnedu takes at most {MAX_CLASSES:,}")
         elif not all(isinstance(name, str) for name in self.classes):
             out.append("every class name must be a string")
-        for label, values, positive in (("mean", self.mean, False), ("std", self.std, True)):
+        else:
+            long = next((name for name in self.classes if len(name) > MAX_NAME_CHARS), None)
+            if long is not None:
+                out.append(f"a class name has {len(long):,} characters; cnnedu takes at most {MAX_NAME_CHARS} "
+                           f"(it begins {long[:20]!r})")
+        lo, hi = NORM_STD_RANGE
+        for label, values, ok, need in (
+                ("mean", self.mean, lambda v: abs(v) <= MAX_NORM_MEAN, f"finite numbers between "
+                 f"-{MAX_NORM_MEAN:g} and {MAX_NORM_MEAN:g} (in 0..1 units: pixel/255)"),
+                ("std", self.std, lambda v: lo <= v <= hi, f"numbers between {lo:g} and {hi:g} (in 0..1 units: "
+                 "pixel/255; a std of 0 would divide by zero)")):
             if not isinstance(values, (list, tuple)) or len(values) != c:
-                out.append(f"{label} must have one value per channel ({c}), got {values!r}")
-            elif not all(_is_number(v) and (v > 0 if positive else True) for v in values):
-                need = "positive numbers" if positive else "finite numbers"
-                out.append(f"{label} must hold {need}, got {list(values)}")
+                out.append(f"{label} must have one value per channel ({c}), got {_short(values)}")
+            elif not all(_is_number(v) and ok(v) for v in values):
+                out.append(f"{label} must hold {need}, got {_short(values)}")
         return out
 
     def to_props(self) -> dict[str, str]:
@@ -144,15 +180,50 @@ def has_cnnedu_props(props: dict[str, str]) -> bool:
 
 
 def _json(props: dict[str, str], key: str, kind: type) -> Any:
+    text = props[key]
+    fix = "Export the model again with cnnedu."
+    if not isinstance(text, str) or len(text) > MAX_JSON_CHARS:
+        size = f"{len(text):,} characters" if isinstance(text, str) else type(text).__name__
+        raise PredictError(f"The model's metadata {key} is too long ({size}; cnnedu reads up to "
+                           f"{MAX_JSON_CHARS:,}).", fix)
     try:
-        value = json.loads(props[key])
+        value = json.loads(text)
+    except RecursionError:
+        value = None
     except (TypeError, ValueError):
-        raise PredictError(f"The model's metadata {key} is not valid JSON: {props[key]!r:.80}.",
-                           "Export the model again with cnnedu.") from None
+        raise PredictError(f"The model's metadata {key} is not valid JSON: {text!r:.80}.", fix) from None
+    if value is None or _depth(value) > MAX_JSON_DEPTH:
+        raise PredictError(f"The model's metadata {key} nests more than {MAX_JSON_DEPTH} levels deep.", fix)
     if not isinstance(value, kind):
-        raise PredictError(f"The model's metadata {key} should be a JSON {kind.__name__}, got {value!r:.80}.",
-                           "Export the model again with cnnedu.")
+        raise PredictError(f"The model's metadata {key} should be a JSON {kind.__name__}, got {_short(value)}.", fix)
     return value
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    """How deeply lists and dicts nest in a parsed JSON value (json.loads allows ~1000 levels)."""
+    if level > MAX_JSON_DEPTH:
+        return level
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return max((_depth(v, level + 1) for v in children), default=level)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value as it appears in a message, cut to ``limit`` characters (metadata can be megabytes)."""
+    if isinstance(value, tuple):
+        value = list(value)
+    text = repr(value) if not isinstance(value, (list, dict)) else _short_json(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _short_json(value: Any) -> str:
+    try:
+        return json.dumps(value if not isinstance(value, list) else value[:20])
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
+def _is_whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_number(v: Any) -> bool:

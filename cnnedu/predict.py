@@ -18,9 +18,8 @@ log-probabilities through exp, and probabilities are used as they are.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,16 +27,25 @@ from typing import Any
 
 import numpy as np
 
-from cnnedu.errors import PredictError
-from cnnedu.images import (
+from cnnedu import sandbox
+from cnnedu.budgets import (
+    MAX_CLASSES,
+    MAX_GRAPH_NODES,
+    MAX_INPUT_SIDE,
+    MAX_INPUT_VALUES,
+    MAX_LOOP_STEPS,
     MB,
     UPLOAD_LIMIT_MB,
+)
+from cnnedu.errors import PredictError
+from cnnedu.images import (
     Decoded,
     ImageSource,
     Prepared,
     decode_image,
     load_image,
     prepare,
+    read_regular_file,
 )
 from cnnedu.onnxmeta import ModelMeta, has_cnnedu_props
 
@@ -45,7 +53,7 @@ __all__ = ["Decoded", "Guess", "ModelMeta", "OnnxModel", "Prediction", "Prepared
            "decode_image", "load_image", "predict", "prepare", "to_probs"]
 
 MAX_MODEL_BYTES = UPLOAD_LIMIT_MB * MB  # the upload limit: a model is uploaded like an image
-SESSION_CACHE_SIZE = 4
+RUN_CHUNK = 16  # images per call into the model's process: each call gets PREDICT_SECONDS
 
 _ONNX_FIX = ("Upload a .onnx file exported by cnnedu (on the Predict page, choose \"A finished training run\" "
              "and press Download the .onnx; or run `python -m cnnedu export`) or by torch.onnx.export.")
@@ -150,6 +158,8 @@ class OnnxModel:
             shown = "unknown" if input_dims is None else f"{len(input_dims)}-D {list(input_dims)}"
             raise PredictError(f"This model's input is {shown}, not a 4-D image batch [N, C, H, W].",
                                "cnnedu predicts with image networks only.")
+        _check_input_size(input_dims)
+        _check_bounded(proto)
         dtype = _NUMPY_TYPES.get(inp.type.tensor_type.elem_type)
         if dtype is None:
             raise PredictError("This model's input is not a floating-point tensor.",
@@ -167,7 +177,7 @@ class OnnxModel:
                     input_dims=input_dims, output_dims=_dims(out) or (), input_dtype=dtype, opset=opset,
                     producer=f"{proto.producer_name} {proto.producer_version}".strip(), props=props, name=name)
         model.meta_problem = meta_problem
-        _session(sha, data)  # open it now, so a model onnxruntime cannot run is refused at load time
+        sandbox.model_process(sha, data)  # load it now: a model onnxruntime cannot load is refused here
         if meta is not None:
             try:
                 return model.with_meta(meta)
@@ -179,14 +189,8 @@ class OnnxModel:
     def from_path(cls, path: str | os.PathLike, *, max_bytes: int = MAX_MODEL_BYTES) -> OnnxModel:
         """Read and check an ONNX file from disk (see :meth:`from_bytes`)."""
         path = Path(path)
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise PredictError(f"The model file is {size / MB:.1f} MB; cnnedu loads models up to "
-                                   f"{max_bytes / MB:.0f} MB.", "Export a smaller network.")
-            data = path.read_bytes()
-        except OSError as err:
-            raise PredictError(f"Cannot read the model file {path}: {err.strerror or err}.") from None
+        data = read_regular_file(path, max_bytes, what="model file",
+                                 too_big_fix="Export a smaller network.", empty_fix=_ONNX_FIX)
         return cls.from_bytes(data, max_bytes=max_bytes, name=path.name)
 
     # --- metadata
@@ -233,31 +237,31 @@ class OnnxModel:
     # --- running
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """Run a prepared float batch [N, C, H, W] and return the raw output [N, K]."""
-        session = _session(self.sha256, self.data)
+        """Run a prepared float batch [N, C, H, W] and return the raw output [N, K].
+
+        The graph runs in a process of its own (cnnedu.sandbox), at most ``PREDICT_SECONDS`` per call of
+        up to ``RUN_CHUNK`` images and within ``PREDICT_MEMORY_BYTES``; past a limit it is stopped and a
+        PredictError says which limit."""
         batch = np.ascontiguousarray(batch, dtype=self.input_dtype)
         fixed_batch = self.input_dims[0]
-        try:
-            if isinstance(fixed_batch, int) and fixed_batch != batch.shape[0]:
-                # A model exported with a fixed batch size: feed it that many at a time.
-                if batch.shape[0] % fixed_batch:
-                    raise PredictError(f"This model only takes batches of exactly {fixed_batch} images.",
-                                       "Export it with a dynamic batch dimension.")
-                parts = [session.run([self.output_name], {self.input_name: batch[i:i + fixed_batch]})[0]
-                         for i in range(0, batch.shape[0], fixed_batch)]
-                out = np.concatenate(parts)
-            else:
-                out = session.run([self.output_name], {self.input_name: batch})[0]
-        except PredictError:
-            raise
-        except Exception as err:
-            raise PredictError(f"onnxruntime could not run the model on this input: {_first_line(err)}",
-                               "Check the input shape the model expects.") from None
-        out = np.asarray(out)
-        if out.ndim != 2 or out.shape[0] != batch.shape[0]:
-            raise PredictError(f"The model returned shape {list(out.shape)}; cnnedu expects [batch, classes].",
-                               "Export a network that ends with one score per class.")
-        return out
+        if isinstance(fixed_batch, int) and fixed_batch > 0 and fixed_batch != batch.shape[0]:
+            # A model exported with a fixed batch size: feed it that many at a time.
+            if batch.shape[0] % fixed_batch:
+                raise PredictError(f"This model only takes batches of exactly {fixed_batch} images.",
+                                   "Export it with a dynamic batch dimension.")
+            chunk = fixed_batch
+        else:
+            chunk = fixed_batch if isinstance(fixed_batch, int) and fixed_batch > 0 else RUN_CHUNK
+        proc = sandbox.model_process(self.sha256, self.data)
+        parts = []
+        for i in range(0, batch.shape[0], chunk):
+            part = batch[i:i + chunk]
+            out = proc.run(self.input_name, self.output_name, part, max_out_bytes=len(part) * MAX_CLASSES * 8)
+            if out.ndim != 2 or out.shape[0] != part.shape[0]:
+                raise PredictError(f"The model returned shape {list(out.shape)}; cnnedu expects [batch, classes].",
+                                   "Export a network that ends with one score per class.")
+            parts.append(out)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def __repr__(self) -> str:
         what = self.meta.arch if self.meta else "no cnnedu metadata"
@@ -276,6 +280,8 @@ def predict(model: OnnxModel, images: ImageSource | Decoded | Prepared | Sequenc
     which one (``image 2 of 3: ...``); the model stays loaded and usable.
     """
     meta = model.meta
+    if meta is None and model.meta_problem:
+        raise PredictError(model.meta_problem)  # it says what is wrong and how to fix it
     if meta is None:
         raise PredictError("This ONNX model has no cnnedu metadata, so cnnedu does not know its input size, "
                            "colours or class names.", "Enter them (OnnxModel.with_meta) and try again.")
@@ -295,6 +301,12 @@ def predict(model: OnnxModel, images: ImageSource | Decoded | Prepared | Sequenc
     if raw.shape[1] != meta.num_classes:
         raise PredictError(f"The model returns {raw.shape[1]} scores but has {meta.num_classes} class names.",
                            "Give one class name per output.")
+    if not np.isfinite(raw).all():
+        nan = bool(np.isnan(raw).any())
+        raise PredictError("The model's outputs are not numbers (NaN) — it may have diverged in training."
+                           if nan else "The model's outputs are infinite — it may have diverged in training.",
+                           "Train it again with a smaller learning rate (the Train page warns when a run "
+                           "diverges), then export it again.")
     probs = to_probs(raw, meta.output)
     k = max(1, min(int(top_k), meta.num_classes))
     results = []
@@ -326,55 +338,12 @@ def _is_single(images: Any) -> bool:
     return isinstance(images, (bytes, bytearray, str, os.PathLike, Image.Image, Decoded, Prepared))
 
 
-# -------------------------------------------------------------------------------------- session cache
-
-_sessions: OrderedDict[str, Any] = OrderedDict()
-_sessions_lock = threading.Lock()
-
-
-def _session(sha256: str, data: bytes) -> Any:
-    """The onnxruntime session for these bytes, from a small LRU cache keyed by their SHA-256.
-
-    ``InferenceSession.run`` is thread-safe, so Streamlit sessions can share one; creating one is slow
-    (it optimizes the graph), which is why we keep the last few.
-    """
-    with _sessions_lock:
-        session = _sessions.get(sha256)
-        if session is not None:
-            _sessions.move_to_end(sha256)
-            return session
-    # Built outside the lock, so a big model loading does not hold up predictions with cached ones.
-    # Two threads may build the same session at once; the second simply replaces the first.
-    session = _new_session(data)
-    with _sessions_lock:
-        _sessions[sha256] = session
-        _sessions.move_to_end(sha256)
-        while len(_sessions) > SESSION_CACHE_SIZE:
-            _sessions.popitem(last=False)
-    return session
-
-
-def _new_session(data: bytes) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = min(2, os.cpu_count() or 1)
-    options.inter_op_num_threads = 1
-    # Idle worker threads sleep instead of spinning: on a 2-core server the app's training job and other
-    # users need those cores more than a prediction needs its last 0.1 ms.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3  # errors only
-    try:
-        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    except Exception as err:
-        raise PredictError(f"onnxruntime cannot load this model: {_first_line(err)}",
-                           "Export it again with a recent PyTorch; cnnedu runs it on the CPU.") from None
+# -------------------------------------------------------------------------------------- model processes
 
 
 def clear_session_cache() -> None:
-    """Forget all cached onnxruntime sessions (frees their memory)."""
-    with _sessions_lock:
-        _sessions.clear()
+    """Stop the processes that hold recently used models (frees their memory)."""
+    sandbox.stop_all()
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -387,6 +356,109 @@ def _dims(value_info: Any) -> tuple[int | str | None, ...] | None:
     if not value_info.type.HasField("tensor_type") or not tensor.HasField("shape"):
         return None
     return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor.shape.dim)
+
+
+def _check_input_size(dims: tuple[int | str | None, ...]) -> None:
+    """Refuse an input whose fixed sizes are negative or beyond what cnnedu feeds (budgets)."""
+    shown = "×".join(str(d) if d is not None else "?" for d in dims)
+    if any(isinstance(d, int) and d < 0 for d in dims):
+        raise PredictError(f"This model's input has a negative size ({shown}).", _ONNX_FIX)
+    c, h, w = dims[1:]
+    if any(isinstance(d, int) and d > MAX_INPUT_SIDE for d in (h, w)):
+        raise PredictError(f"This model's input is {shown}: larger than cnnedu's limit of {MAX_INPUT_SIDE} "
+                           "pixels a side.", "Export a network for smaller images.")
+    if all(isinstance(d, int) for d in (c, h, w)) and c * h * w > MAX_INPUT_VALUES:
+        raise PredictError(f"This model's input is {shown}: {c * h * w:,} values per image, more than "
+                           f"cnnedu's limit of {MAX_INPUT_VALUES:,}.", "Export a network for smaller images.")
+
+
+_NO_LOOPS_FIX = ("An image classifier needs no loop: export the network with torch.onnx.export from a plain "
+                 "PyTorch model (cnnedu's export does this).")
+
+
+def _check_bounded(proto: Any) -> None:
+    """Refuse a graph whose work cannot be bounded before it runs: a Loop or Scan whose number of steps
+    is not a small constant (counted over nested loops), local functions that call themselves, or more
+    than MAX_GRAPH_NODES nodes. The child process's time and memory limits are the backstop for the rest.
+    """
+    functions = {(f.domain, f.name): f for f in proto.functions}
+    seen = 0
+
+    def walk(nodes: Any, graph_tensors: Any, known: dict[str, Any], factor: int, calling: tuple) -> None:
+        nonlocal seen
+        known = {**known, **{t.name: t for t in graph_tensors}}
+        for node in nodes:
+            if node.op_type == "Constant" and node.output:
+                for attr in node.attribute:
+                    if attr.name == "value" and attr.HasField("t"):
+                        known[node.output[0]] = attr.t
+                    elif attr.name == "value_int":
+                        known[node.output[0]] = int(attr.i)
+        for node in nodes:
+            seen += 1
+            if seen > MAX_GRAPH_NODES:
+                raise PredictError(f"This model has more than {MAX_GRAPH_NODES:,} nodes; cnnedu runs graphs up "
+                                   "to that size (ResNet-50 has about 180).", _ONNX_FIX)
+            steps = 1
+            if node.op_type in ("Loop", "Scan") and node.domain in ("", "ai.onnx"):
+                steps = _loop_steps(node, known)
+                if steps is None:
+                    raise PredictError(f"This model contains a {node.op_type} whose number of steps is only "
+                                       "known while it runs, so cnnedu cannot tell whether it ever ends.",
+                                       _NO_LOOPS_FIX)
+            total = factor * steps
+            if total > MAX_LOOP_STEPS:
+                raise PredictError(f"This model contains a {node.op_type} of {total:,} steps; cnnedu runs uploaded "
+                                   f"models whose loops take at most {MAX_LOOP_STEPS:,} steps in all.",
+                                   _NO_LOOPS_FIX)
+            key = (node.domain, node.op_type)
+            if key in functions:
+                if key in calling:
+                    raise PredictError(f"This model's function {node.op_type} calls itself, which would never "
+                                       "end.", _ONNX_FIX)
+                walk(functions[key].node, (), {}, total, calling + (key,))
+            for attr in node.attribute:
+                for graph in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                    walk(graph.node, graph.initializer, known, total, calling)
+
+    walk(proto.graph.node, proto.graph.initializer, {}, 1, ())
+
+
+def _loop_steps(node: Any, known: dict[str, Any]) -> int | None:
+    """How many times a Loop or Scan runs its body, when that is fixed in the file; None otherwise."""
+    if node.op_type == "Loop":
+        trip = node.input[0] if node.input else ""
+        value = _constant_int(known.get(trip)) if trip else None
+        return max(0, value) if value is not None else None
+    attrs = {a.name: a for a in node.attribute}
+    if "num_scan_inputs" not in attrs:
+        return None
+    count = int(attrs["num_scan_inputs"].i)
+    axes = list(attrs["scan_input_axes"].ints) if "scan_input_axes" in attrs else [0] * count
+    scanned = list(node.input)[-count:] if count > 0 else []
+    lengths = []
+    for name, axis in zip(scanned, axes + [0] * (len(scanned) - len(axes)), strict=True):
+        tensor = known.get(name)
+        dims = list(getattr(tensor, "dims", [])) if tensor is not None and not isinstance(tensor, int) else None
+        if not dims or not -len(dims) <= axis < len(dims):
+            return None
+        lengths.append(int(dims[axis]))
+    return max(lengths) if lengths else None
+
+
+def _constant_int(tensor: Any) -> int | None:
+    """The value of a one-element integer tensor (an initializer or a Constant's value), else None."""
+    if isinstance(tensor, int):
+        return tensor
+    if tensor is None or math.prod(tensor.dims) != 1:
+        return None
+    from onnx import numpy_helper
+
+    try:
+        value = numpy_helper.to_array(tensor).reshape(-1)[0]
+    except Exception:
+        return None
+    return int(value) if np.issubdtype(value.dtype, np.integer) else None
 
 
 def _uses_external_data(graph: Any) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 
 from cnnedu.budgets import MAX_LAYERS, MAX_NAME, MAX_WHOLE
 from cnnedu.errors import SpecError
-from cnnedu.userjson import read_json, read_text_file
+from cnnedu.userinput import read_json, read_text_file
 
 REQUIRED = object()  # marks a field without a default
 

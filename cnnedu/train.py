@@ -47,7 +47,7 @@ from torch import nn
 from cnnedu.errors import CnnEduError, TrainError
 from cnnedu.nets import build_model, count_params, output_kind
 from cnnedu.spec import Spec, parse_spec
-from cnnedu.userjson import read_json
+from cnnedu.userinput import read_json
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")

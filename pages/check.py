@@ -7,9 +7,10 @@ import streamlit as st
 
 from cnnedu.answers import AnswerSheet, grade, network_key, verdict_table
 from cnnedu.errors import CnnEduError
-from cnnedu.ui.common import arch_picker, plain, show_error
+from cnnedu.ui.common import arch_picker, show_error
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.state import editor_data, keep, reset_editor, restore, url_get, url_set
+from cnnedu.ui.text import plain
 from cnnedu.zoo import DOCUMENT_ANSWERS, PRESETS
 
 SHAPE, PARAMS = "your output shape", "your params"

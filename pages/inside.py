@@ -12,7 +12,7 @@ from cnnedu.inspect_model import (
     normalize,
     prediction_grid,
 )
-from cnnedu.ui.common import show_error
+from cnnedu.ui.common import plain, show_error
 from cnnedu.ui.images import (
     IMAGE_TYPES,
     cached_confusion,
@@ -45,22 +45,22 @@ except CnnEduError as err:
     show_error(err, f"Run {run_id}: ")
     st.stop()
 model, spec, meta = loaded.model, loaded.spec, loaded.meta
-st.caption(f"**{spec.name}** trained on {data.title}; {len(data.y):,} test images of "
-           f"{'×'.join(map(str, meta.input_shape))}, classes: {', '.join(meta.classes)}.")
+st.caption(f"**{plain(spec.name)}** trained on {plain(data.title)}; {len(data.y):,} test images of "
+           f"{'×'.join(map(str, meta.input_shape))}, classes: {plain(', '.join(meta.classes))}.")
 
 # ---------------------------------------------------------------------------------------- filters
 st.header("First-layer filters")
 try:
     filters = first_conv_filters(model)
 except CnnEduError as err:
-    st.info(str(err), icon=":material/info:")
+    st.info(plain(err), icon=":material/info:")
 else:
     kh, kw = filters.kernel
     cols = st.columns([2, 3])
     cols[0].image(filters.image.repeat(scale_for(filters.image, 360), 0).repeat(scale_for(filters.image, 360), 1),
                   caption=f"{filters.count} filters of {filters.layer}, {kh}×{kw} each")
     cols[1].markdown(
-        f"The first convolution, **{filters.layer}**, slides {filters.count} small {kh}×{kw} windows of "
+        f"The first convolution, **{plain(filters.layer)}**, slides {filters.count} small {kh}×{kw} windows of "
         "weights over the image; each output pixel is a weighted sum of the pixels under the window. Drawn "
         "as images, the weights show what each filter looks for: a trained network's first filters "
         "often look like edges at different angles, light/dark blobs or colour contrasts; untrained ones "
@@ -131,7 +131,8 @@ else:
     cols[1].altair_chart(bars, width="stretch", height=chart_height(bars))
     confused = cm.most_confused(3)
     if confused:
-        cols[1].caption("Most often confused: " + "; ".join(f"{t} taken for {p} ({n}×)" for t, p, n in confused))
+        cols[1].caption("Most often confused: " + "; ".join(f"{plain(t)} taken for {plain(p)} ({n}×)"
+                                                            for t, p, n in confused))
     st.caption("Row = the true class, column = what the network predicted; the diagonal holds the right answers. "
                f"Counted on the run's {sum(map(sum, cm.matrix)):,} test images"
                f" ({'saved when training ended' if cm.source == 'results.json' else 'computed again now'}).")

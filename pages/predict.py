@@ -4,12 +4,13 @@ import numpy as np
 import streamlit as st
 import torch
 
+from cnnedu.budgets import MAX_INPUT_SIDE
 from cnnedu.errors import CnnEduError, PredictError
 from cnnedu.images import MAX_PIXELS, UPLOAD_LIMIT_MB
 from cnnedu.inspect_model import to_probs as torch_probs
 from cnnedu.onnxmeta import ModelMeta
 from cnnedu.predict import OnnxModel, predict
-from cnnedu.ui.common import show_error
+from cnnedu.ui.common import plain, show_error
 from cnnedu.ui.images import (
     IMAGE_TYPES,
     cached_export,
@@ -76,7 +77,7 @@ else:
         if model is not None and model.needs_meta:
             meta_key = f"onnx_meta:{model.sha256}"
             if model.meta_problem:
-                st.warning(model.meta_problem, icon=":material/warning:")
+                st.warning(plain(model.meta_problem), icon=":material/warning:")
             else:
                 st.info("This model carries no cnnedu metadata. Say what it expects; the suggestions come from "
                         "the model's input and output shapes.", icon=":material/info:")
@@ -85,8 +86,8 @@ else:
                 cols = st.columns(3)
                 c = cols[0].selectbox("Channels", [1, 3], index=0 if suggested.input_shape[0] == 1 else 1,
                                       help="1 for gray images (MNIST-style), 3 for colour (RGB)")
-                h = cols[1].number_input("Height", 1, 4096, int(suggested.input_shape[1]))
-                w = cols[2].number_input("Width", 1, 4096, int(suggested.input_shape[2]))
+                h = cols[1].number_input("Height", 1, MAX_INPUT_SIDE, min(MAX_INPUT_SIDE, int(suggested.input_shape[1])))
+                w = cols[2].number_input("Width", 1, MAX_INPUT_SIDE, min(MAX_INPUT_SIDE, int(suggested.input_shape[2])))
                 classes_text = st.text_area("Class names, one per output (comma or one per line)",
                                             "\n".join(suggested.classes), height=120)
                 cols = st.columns(3)
@@ -126,7 +127,7 @@ else:
                 model = None
         if model is not None and model.meta is not None:
             m = model.meta
-            st.caption(f"**{model.name}**: input {'×'.join(map(str, m.input_shape))} ({m.channel_order}), "
+            st.caption(f"**{plain(model.name)}**: input {'×'.join(map(str, m.input_shape))} ({m.channel_order}), "
                        f"{m.num_classes} classes, output {m.output}.")
 
 if model is None:
@@ -180,7 +181,7 @@ for name, raw in items:
         c, h, w = meta.input_shape
         cols[0].image(enlarge(p.prepared.preview), caption=f"what the network sees ({w}×{h})")
         cols[0].caption("  \n".join(f"• {note}" for note in p.prepared.notes))
-        cols[1].markdown(f"**{name}** → **{p.label}** ({p.prob:.1%})")
+        cols[1].markdown(f"**{plain(name)}** → **{plain(p.label)}** ({p.prob:.1%})")
         chart = topk_chart(p.top)
         cols[1].altair_chart(chart, width="stretch", height=chart_height(chart))
         if loaded is not None:
@@ -191,7 +192,7 @@ for name, raw in items:
             agree = torch_top == p.index
             cols[2].markdown("**PyTorch vs onnxruntime on this image**")
             cols[2].markdown(f"{':material/check_circle:' if agree else ':material/cancel:'} top-1 {'agrees' if agree else 'differs'}: PyTorch says "
-                             f"**{meta.classes[torch_top]}**, onnxruntime **{p.label}**.")
+                             f"**{plain(meta.classes[torch_top])}**, onnxruntime **{plain(p.label)}**.")
             cols[2].caption(f"Largest difference between the two raw outputs ({meta.output}): {diff:.2g}")
         else:
             cols[2].caption("Upload-only model: there is no PyTorch network to compare with.")

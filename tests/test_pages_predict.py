@@ -131,6 +131,47 @@ def test_garbage_onnx_upload_shows_an_error(finished_run):
     assert errors(at) and errors(at)[0].startswith("junk.onnx: This file is not an ONNX model")
 
 
+HOSTILE_NAMES = ["![x](http://127.0.0.1:9/x.png)", "<b>bold</b>", ":smile: *star*", "[link](http://x.y)"]
+
+
+def test_class_and_file_names_from_an_upload_are_shown_literally(finished_run):
+    from cnnedu.ui.text import plain
+    from tests.onnx_builders import build
+
+    at = open_page("pages/predict.py")
+    at.radio(key="predict_source").set_value("An .onnx file")
+    at.run()
+    # a model whose every class name is Markdown or HTML, so the top class is one of them
+    at.file_uploader(key="predict_onnx_upload").set_value(
+        ("**evil**.onnx", build({"graph": "tiny", "classes": HOSTILE_NAMES}), "application/octet-stream"))
+    at.run()
+    at.file_uploader(key="predict_images").set_value([("<i>me</i>.png", png((16, 16)), "image/png")])
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    text = markdown(at) + "\n".join(c.value for c in at.caption)
+    assert "**" + plain("**evil**.onnx") + "**" in text
+    shown = [m.value for m in at.markdown if "→" in m.value]
+    assert len(shown) == 1 and shown[0].startswith("**" + plain("<i>me</i>.png") + "** → **")
+    assert any(plain(name) in shown[0] for name in HOSTILE_NAMES)
+    # nothing a browser would render: every ] before a ( and every < is escaped
+    assert "](http" not in text.replace("\\](", "") and "<b>" not in text and "<i>" not in text
+
+
+def test_a_hostile_model_upload_shows_its_message_and_no_traceback(finished_run):
+    from tests.onnx_builders import build
+
+    at = open_page("pages/predict.py")
+    at.radio(key="predict_source").set_value("An .onnx file")
+    at.run()
+    for data, says in ((build({"graph": "loop", "trip_count": 10**12}), "Loop of 1,000,000,000,000 steps"),
+                       (build({"meta": {"cnnedu.input_shape": "[3,100000,100000]"}}), "4096 pixels a side")):
+        at.file_uploader(key="predict_onnx_upload").set_value(("attack.onnx", data, "application/octet-stream"))
+        at.run()
+        assert not at.exception
+        shown = " ".join(errors(at) + [w.value for w in at.warning]).replace("\\", "")
+        assert says in shown, shown
+
+
 # ------------------------------------------------------------------------------------------ Look inside
 
 

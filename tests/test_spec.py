@@ -76,7 +76,7 @@ def test_pairs_and_defaults_are_normalised():
 
 
 def test_missing_spec_file_is_a_clear_error(tmp_path):
-    with pytest.raises(SpecError, match="No spec file"):
+    with pytest.raises(SpecError, match="Cannot read the spec file .*No such file"):
         load_spec_file(tmp_path / "nope.json")
 
 

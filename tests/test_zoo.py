@@ -214,5 +214,5 @@ def test_resolve_arch_with_a_bad_name():
 
 
 def test_resolve_arch_with_a_missing_json_file(tmp_path):
-    with pytest.raises(SpecError, match="No spec file"):
+    with pytest.raises(SpecError, match="Cannot read the spec file .*No such file"):
         resolve_arch(str(tmp_path / "missing.json"))

@@ -3,7 +3,6 @@ error display, the analysis table and totals."""
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from cnnedu.analysis import Analysis, human_bytes, human_count
 from cnnedu.errors import CnnEduError
 from cnnedu.spec import Spec, parse_spec
 from cnnedu.ui.state import keep, the_build
+from cnnedu.ui.text import plain
 from cnnedu.zoo import PRESETS, preset_spec
 
 DEFAULT_PRESET = "lenet-cifar10"
@@ -25,18 +25,8 @@ def current_build() -> dict[str, Any]:
     return the_build(preset_spec(DEFAULT_PRESET).to_dict())
 
 
-def plain(text: object) -> str:
-    """Text that Streamlit's Markdown shows exactly as it is: every ASCII punctuation mark escaped, so a
-    student's 5*5*3*6+6 is not italics and a class name or file name holding ![x](http://...), <b>, :red[..]
-    or a table is shown as those characters, never as an image, a tag or a colour."""
-    return "".join("\\" + c if c in _PUNCTUATION else c for c in str(text))
-
-
-_PUNCTUATION = frozenset(string.punctuation)
-
-
 def show_error(err: CnnEduError, prefix: str = "") -> None:
-    """An error a user caused, in red, as plain text (its message may quote a file name or a class name)."""
+    """An error a user caused, in a red box: shown literally (its message may quote a file's contents)."""
     st.error(plain(f"{prefix}{err}"), icon=":material/error:")
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnedu.train import DEFAULT_LR
+from cnnedu.ui.text import plain
 
 STATUS_ICONS = {"queued": "…", "running": "▶", "done": "✓", "cancelled": "■", "failed": "✗",
                 "interrupted": "!"}  # plain symbols: table cells cannot show Material icons, emoji need a font
@@ -273,8 +274,8 @@ def show_status(run: Any, all_runs: list[Any] | None = None) -> None:
         acc = "" if run.test_acc is None else f" Test accuracy **{run.test_acc:.1%}**"
         st.success(f"Done.{acc} after {run.epochs_done} epoch(s) in {human_seconds(run.seconds)}.", icon=":material/check_circle:")
     elif run.status == "cancelled":
-        st.info(f"Cancelled. {run.message}".strip(), icon=":material/stop_circle:")
+        st.info(f"Cancelled. {plain(run.message or '')}".strip(), icon=":material/stop_circle:")
     elif run.status == "failed":
-        st.error(f"The run failed. {run.message}".strip(), icon=":material/cancel:")
+        st.error(f"The run failed. {plain(run.message or '')}".strip(), icon=":material/cancel:")
     elif run.status == "interrupted":
-        st.warning(f"Interrupted. {run.message}".strip(), icon=":material/warning:")
+        st.warning(f"Interrupted. {plain(run.message or '')}".strip(), icon=":material/warning:")

@@ -22,7 +22,7 @@ from typing import Any
 import streamlit as st
 
 from cnnedu.errors import CnnEduError
-from cnnedu.userjson import read_json
+from cnnedu.userinput import read_json
 
 BUILD_KEY = "build_spec"  # the current build, a spec dict
 _KEPT = "_kept_widgets"  # {widget key: its last value}, for the widgets registered with keep()

@@ -22,6 +22,7 @@ from cnnedu.ui.runs_view import (
     short_seconds,
     show_status,
 )
+from cnnedu.ui.text import plain
 
 RUN_KEY = "train_run"  # the run this session watches (also ?run= in the URL)
 EVENTS_KEY = "train_events"  # events already read from the store, per run (only new ones are fetched)
@@ -154,12 +155,12 @@ def show_run(run_id: str) -> None:
     try:
         run = runs.get_run(run_id)
     except CnnEduError as err:
-        st.info(f"{err} Start a new run with the settings on the left.", icon=":material/info:")
+        st.info(f"{plain(err)} Start a new run with the settings on the left.", icon=":material/info:")
         watch(None)
         return
     c = run.config
     st.subheader(f"Run {run.id}")
-    st.caption(f"**{run.arch}** on **{c.get('dataset')}** · {optimizer_text(c)}, lr {effective_lr(c):g} · "
+    st.caption(f"**{plain(run.arch)}** on **{plain(c.get('dataset'))}** · {optimizer_text(c)}, lr {effective_lr(c):g} · "
                f"batch {c.get('batch_size')} · {run.epochs} epoch(s) · schedule {schedule_text(c)} · "
                f"augmentation {augmentation_text(c)} · {'normalized' if c.get('normalize', True) else 'not normalized'}"
                f" · seed {c.get('seed', 0)}")

@@ -1,4 +1,4 @@
-"""Reading JSON that a user typed, uploaded or linked: a spec, hand-calculation answers, a training config.
+"""Reading what a user typed, uploaded or named: JSON (a spec, answers, a training config) and files.
 
 Python's ``json`` module is not made for hostile input: a 5,000-digit number raises ``ValueError``,
 100,000 nested brackets raise ``RecursionError``, a UTF-8 byte-order mark (as Windows Notepad writes)
@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from cnnedu.budgets import MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_JSON_DIGITS
+from cnnedu.budgets import MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_JSON_DIGITS, MB
 from cnnedu.errors import CnnEduError
 
 
@@ -71,32 +71,37 @@ def read_text_file(path: str | os.PathLike, what: str, error: type[CnnEduError] 
 
 
 def read_regular_file(path: str | os.PathLike, what: str, error: type[CnnEduError] = CnnEduError, *,
-                      max_bytes: int) -> bytes:
-    """The bytes of a regular file of at most ``max_bytes``; ``error`` for anything else."""
+                      max_bytes: int, too_big_fix: str | None = None) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; ``error`` for anything else. A FIFO, a device
+    (/dev/zero), a socket or a folder is refused before it is read: reading one can block or never end."""
     path = Path(path)
     try:
-        # O_NONBLOCK: opening a FIFO with no writer must not wait; fstat then says what it is
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise error(f"No {what} at {path}.", "Check the path.") from None
-    except IsADirectoryError:
-        raise error(f"The {what} {path} is a folder, not a file.", "Give the path of a file.") from None
-    except OSError as err:
-        raise error(f"The {what} {path} cannot be opened ({err.strerror}).",
-                    "Check the path and its permissions.") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+        info = path.stat()  # what it is, before opening it (opening a socket fails, a FIFO may block)
         if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file but a pipe, socket or device"
-            raise error(f"The {what} {path} is {kind}.", "Give the path of a regular file.")
+            kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise error(f"The {what} {path} is {kind}, not a regular file; cnnedu reads only regular files.",
+                        f"Give the path of a {what} saved on disk.")
         if info.st_size > max_bytes:
-            raise error(f"The {what} {path} is {info.st_size:,} bytes; cnnedu reads at most {max_bytes:,}.",
-                        "Check that it is the right file.")
-        try:
+            raise error(f"The {what} is {info.st_size / MB:.1f} MB; cnnedu reads files up to "
+                        f"{max_bytes / MB:.0f} MB.", too_big_fix or "Check that it is the right file.")
+        # O_NONBLOCK: if the path was swapped for a FIFO since stat(), open() must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise error(f"The {what} {path} is not a regular file; cnnedu reads only regular files.")
             os.set_blocking(f.fileno(), True)
-            return f.read(max_bytes + 1)[:max_bytes]
-        except OSError as err:
-            raise error(f"The {what} {path} cannot be read ({err.strerror}).") from None
+            raw = f.read(max_bytes + 1)
+    except OSError as err:
+        raise error(f"Cannot read the {what} {path}: {err.strerror or err}.",
+                    "Check the path." if isinstance(err, FileNotFoundError) else None) from None
+    if len(raw) > max_bytes:  # it grew while being read
+        raise error(f"The {what} is over {max_bytes / MB:.0f} MB; cnnedu reads files up to that size.",
+                    too_big_fix)
+    return raw
+
+
+_FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket",
+               stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
 
 
 class _TooLong(ValueError):
