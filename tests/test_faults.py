@@ -409,3 +409,19 @@ def test_the_memory_estimate_is_above_what_training_really_takes_and_not_far_abo
     print(f"training memory: estimate {got['estimate'] / 2**20:.0f} MiB, measured {got['measured'] / 2**20:.0f} MiB")
     assert got["measured"] > 50 * 2**20  # the measurement saw the batch
     assert got["measured"] <= got["estimate"] <= 4 * got["measured"]
+
+
+@pytest.mark.parametrize("code, words", [(28, "The disk is full"), (122, "Your disk quota is used up"),
+                                         (30, "The disk is read-only"), (13, "cnnedu may not write to")])
+def test_a_failed_write_keeps_the_old_files_leaves_no_tmp_and_says_why(tmp_path, monkeypatch, code, words):
+    from cnnedu import paths
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "model.pt").write_bytes(b"old weights")
+    monkeypatch.setattr(paths.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(code, os.strerror(code))))
+    with pytest.raises(StorageError) as err:
+        paths.write_files(folder, {"model.pt": b"new weights", "meta.json": "{}"}, "the weights of epoch 4")
+    assert str(err.value).startswith(f"{words}") and "the weights of epoch 4 could not be saved" in str(err.value)
+    assert sorted(p.name for p in folder.iterdir()) == ["model.pt"]
+    assert (folder / "model.pt").read_bytes() == b"old weights"
