@@ -324,3 +324,67 @@ def human_count(n: int) -> str:
     if n >= 1e3:
         return f"{n / 1e3:.1f} k"
     return str(n)
+
+
+# ------------------------------------------------------------------------------------ training memory
+
+#: Optimizer state per parameter, in copies of the weights: SGD keeps a momentum buffer (when momentum is
+#: on), Adam/AdamW two moving averages, RMSprop a square average (and a momentum buffer).
+OPTIMIZER_STATE = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2}
+#: A training step keeps every layer's output for the backward pass (what "per training image" adds up),
+#: plus what layers save on the side (max pooling's int64 indices, BatchNorm's normalised input) and the
+#: gradients flowing back through them: measured on CPU at 1.0-1.9× the sum of the outputs
+#: (tests/test_faults.py checks the estimate against a measurement).
+BACKWARD_FACTOR = 3.0
+
+
+@dataclass
+class MemoryEstimate:
+    """What one training run of a network needs in memory (bytes), by part."""
+
+    params: int  # the weights
+    grads: int  # one gradient per weight
+    optimizer: int  # the optimizer's state
+    activations: int  # one training batch: every layer's output, kept for the backward pass
+    per_image: int  # activations of one training image (× batch_size gives ``activations``)
+    batch_size: int
+
+    @property
+    def total(self) -> int:
+        return self.params + self.grads + self.optimizer + self.activations
+
+    def describe(self) -> str:
+        """'1.2 GiB (weights 4.0 MiB, gradients ..., a batch of 64 images 1.1 GiB = 18.0 MiB per image)'."""
+        return (f"{human_bytes(self.total)} (weights {human_bytes(self.params)}, gradients "
+                f"{human_bytes(self.grads)}, optimizer state {human_bytes(self.optimizer)}, a batch of "
+                f"{self.batch_size} images {human_bytes(self.activations)} = {human_bytes(self.per_image)} "
+                "per image)")
+
+
+def training_memory(spec: Spec | dict[str, Any] | str, batch_size: int, optimizer: str = "sgd",
+                    momentum: float = 0.9, analysis: Analysis | None = None) -> MemoryEstimate:
+    """A conservative estimate of the memory a training step of ``spec`` takes at ``batch_size`` (fp32):
+    weights + gradients + optimizer state + (the per-image activations of the layer table, plus the
+    batch's float input, × ``BACKWARD_FACTOR``) × batch. Evaluation runs without gradients, in batches the
+    trainer keeps within the same amount (``eval_batch_limit``)."""
+    a = analysis or analyze(spec)
+    params = a.totals.params * BYTES_PER_VALUE
+    copies = OPTIMIZER_STATE.get(optimizer, 2)
+    if optimizer == "sgd" and momentum <= 0:
+        copies = 0
+    if optimizer == "rmsprop" and momentum <= 0:
+        copies = 1
+    per_image = int((a.totals.activation_bytes + a.totals.input_bytes) * BACKWARD_FACTOR)
+    return MemoryEstimate(params=params, grads=a.totals.trainable_params * BYTES_PER_VALUE,
+                          optimizer=a.totals.trainable_params * BYTES_PER_VALUE * copies,
+                          activations=per_image * batch_size, per_image=per_image, batch_size=batch_size)
+
+
+def eval_batch_limit(analysis: Analysis, estimate: MemoryEstimate) -> int:
+    """The largest evaluation batch that needs no more memory than the training batch: without gradients
+    only a layer's input and output are alive at once (3× the largest pair, to be safe)."""
+    leaves = [r for r in analysis.rows if r.depth == 1 or not any(
+        s.index == r.index and s.depth == 1 for s in analysis.rows)]
+    peak = max((math.prod(r.input_shape) * BYTES_PER_VALUE + r.activation_bytes for r in leaves),
+               default=analysis.totals.input_bytes)
+    return max(1, estimate.activations // max(1, 3 * peak))

@@ -1,14 +1,15 @@
 """Commands: train, runs (registered with cnnedu.cli.command).
 
 ``python -m cnnedu train`` trains in this process (no second Python start-up) but records the run in the
-run store like the app does, so ``python -m cnnedu runs`` and the app list it. Ctrl-C stops it cleanly
+run store like the app does, so ``python -m cnnedu runs`` and the app list it. It waits its turn like any
+run: with ``CNNEDU_MAX_RUNS`` runs already training (from the app or another shell) it says so and waits for
+a free slot. Ctrl-C stops it cleanly
 after the current batch (status "cancelled", the metrics so far kept); a second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -97,6 +98,7 @@ class _Printer:
         self.tty = out.isatty()
         self.run_id_ref = run_id_ref
         self.epochs = 0
+        self.val_split = 0.0
         self.warned: set[str] = set()
 
     def warn(self, warnings: list[str]) -> None:
@@ -115,6 +117,7 @@ class _Printer:
         if kind == "start":
             ds = event["dataset"]
             self.epochs = event["epochs"]
+            self.val_split = float(event["config"].get("val_split") or 0.0)
             shape = "×".join(map(str, ds["input_shape"]))
             self.line(f"{self.run_id_ref[0]}: {ds['title']}, {ds['n_train']} train"
                       f"{' + ' + str(ds['n_val']) + ' val' if ds['n_val'] else ''} + {ds['n_test']} test images "
@@ -125,7 +128,11 @@ class _Printer:
             print(f"\r\033[Kepoch {event['epoch']}/{self.epochs}  step {event['batch']}/{event['batches']}  "
                   f"loss {event['loss']:.4f}  lr {event['lr']:.3g}", end="", file=self.out, flush=True)
         elif kind == "epoch":
-            val = f"  val loss {event['val_loss']:.4f} acc {_pct(event['val_acc'])}" if event["val_acc"] is not None else ""
+            val = ""
+            if event["val_acc"] is not None:
+                val = f"  val loss {event['val_loss']:.4f} acc {_pct(event['val_acc'])}"
+            elif self.val_split:
+                val = "  val: no validation images"
             self.line(f"epoch {event['epoch']}/{self.epochs}  train loss {event['train_loss']:.4f} acc "
                       f"{_pct(event['train_acc'])}{val}  test loss {event['test_loss']:.4f} acc "
                       f"{_pct(event['test_acc'])}  {event['images_per_s']:,.0f} img/s  "
@@ -154,12 +161,25 @@ def train_command(args: argparse.Namespace) -> int:
     def on_event(event: dict[str, Any]) -> None:
         printer(event)
 
+    def on_wait(training: list[str]) -> None:
+        if training:
+            n = len(training)
+            print(f"{run_id_ref[0]}: waiting for a free slot: {n} run{' is' if n == 1 else 's are'} training "
+                  f"({', '.join(training)}); CNNEDU_MAX_RUNS={runs.max_concurrent()} at once. Ctrl-C gives up.",
+                  file=out, flush=True)
+        else:
+            print(f"{run_id_ref[0]}: waiting for a free slot: runs queued earlier go first.", file=out, flush=True)
+
+    def should_stop() -> bool:
+        return bool(stop_requested)
+
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        run_id = runs.create_run(config, status="running", pid=os.getpid())
+        run_id = runs.create_inline(config)
         run_id_ref[0] = run_id
-        result = runs.execute(run_id, on_event=on_event, should_stop=lambda: bool(stop_requested),
-                              share_cores=False)
+        result = None
+        if runs.wait_for_slot(run_id, should_stop=should_stop, on_wait=on_wait):
+            result = runs.execute(run_id, on_event=on_event, should_stop=should_stop, share_cores=False)
     finally:
         signal.signal(signal.SIGINT, previous)
     run = runs.get_run(run_id, check=False)
@@ -208,7 +228,7 @@ def runs_command(args: argparse.Namespace) -> int:
     rows = [("RUN", "STATUS", "ARCH", "DATASET", "EPOCHS", "TEST ACC", "TIME", "STARTED")]
     for run in listed:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)) if run.started else "-"
-        rows.append((run.id, run.status, run.arch, run.dataset, f"{run.epochs_done}/{run.epochs}",
+        rows.append((run.id, run.status + (" (damaged record)" if run.damaged else ""), run.arch, run.dataset, f"{run.epochs_done}/{run.epochs}",
                      "-" if run.test_acc is None else f"{run.test_acc:.2%}",
                      "-" if run.seconds is None else f"{run.seconds:.0f} s", started))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]

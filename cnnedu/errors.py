@@ -70,3 +70,8 @@ class ExportError(CnnEduError):
 
 class PredictError(CnnEduError):
     """An image or ONNX file that cannot be used for prediction."""
+
+
+class StorageError(CnnEduError):
+    """A folder or file cnnedu must write that cannot be written: a full disk, a quota, a read-only disk, no
+    permission, a file where a folder should be."""

@@ -510,14 +510,17 @@ def as_meta(meta: ModelMeta | dict[str, Any]) -> ModelMeta:
 
 
 def run_model(run_id: str) -> LoadedModel:
-    """A finished (or cancelled) run's trained network and the metadata an ONNX file needs."""
-    from cnnedu.runs import load_model, run_dir
+    """A run's trained network and the metadata an ONNX file needs: a finished or cancelled run, or one
+    interrupted (or failed) after an epoch's checkpoint; ``notes`` then say which epoch the weights are from."""
+    from cnnedu.runs import get_run, load_model, run_dir, weights_note
 
     model, spec, meta = load_model(run_id)
     weights = run_dir(run_id) / "model.pt"
     mtime = weights.stat().st_mtime if weights.is_file() else None
+    note = weights_note(get_run(run_id, check=False))
+    notes = [f"the run was {note} (not the finished network)"] if note else []
     return LoadedModel(model=model, spec=spec, meta=as_meta(meta), source="run", name=run_id,
-                       weights_mtime=mtime)
+                       notes=notes, weights_mtime=mtime)
 
 
 def preset_classes(preset_id: str, num_classes: int) -> tuple[list[str], str]:

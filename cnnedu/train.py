@@ -267,6 +267,50 @@ def resolve_spec(arch: str | dict[str, Any] | Spec) -> Spec:
     return resolve_arch(arch)
 
 
+def check_network(spec: Spec, config: TrainConfig, batch_size: int | None = None) -> list[str]:
+    """Refuse a network that training cannot use, before anything is trained (``create_run`` calls this, so
+    the Train page and the CLI say so at once): one with no weights to learn, or one whose estimated memory
+    (``cnnedu.analysis.training_memory``) is above ``budgets.RUN_MEMORY_BYTES``. Returns the warnings
+    (a run above ``RUN_MEMORY_WARN`` of the budget), shown with the run like the Softmax warning."""
+    from cnnedu import budgets
+    from cnnedu.analysis import analyze, human_bytes, training_memory
+
+    a = analyze(spec)
+    if a.error is not None:
+        return []  # the layers do not fit together: building the network says so, with the layer
+    if a.totals.trainable_params == 0:
+        kinds = ", ".join(dict.fromkeys(str(layer.get("type")) for layer in spec.layers)) or "none"
+        raise TrainError(f"The network has no weights to learn: its layers ({kinds}) have no parameters, so "
+                         "training could not change anything (PyTorch refuses: \"optimizer got an empty "
+                         "parameter list\").",
+                         "Add a layer with weights: a Conv2d, or after the Flatten a Linear layer with "
+                         f"out_features = {spec.num_classes} (the number of classes).")
+    batch = batch_size or config.batch_size
+    est = training_memory(spec, batch, config.optimizer, config.momentum, analysis=a)
+    budget = budgets.RUN_MEMORY_BYTES
+    leaves = [r for r in a.rows if r.depth == 1 or not any(s.index == r.index and s.depth == 1 for s in a.rows)]
+    big = max(leaves, key=lambda r: r.activation_bytes, default=None)
+    where = (f"; the largest output is {big.name}'s, {human_bytes(big.activation_bytes)} per image"
+             if big is not None else "")
+    if est.total > budget:
+        fixed = est.params + est.grads + est.optimizer
+        fits = (budget - fixed) // max(1, est.per_image)
+        if fits >= 1:
+            fix = (f"Use a smaller batch size (at most {fits} fits; now {batch}), or fewer channels in the "
+                   f"largest layers{where}.")
+        else:
+            fix = (f"Even one image does not fit: use fewer channels or features (the weights, their "
+                   f"gradients and the optimizer state alone need {human_bytes(fixed)}){where}.")
+        raise TrainError(f"Training this network at batch size {batch} would need about {est.describe()}: "
+                         f"more than the {human_bytes(budget)} one run may use on this computer "
+                         "(CNNEDU_RUN_MEMORY_MB sets it).", fix)
+    if est.total > budgets.RUN_MEMORY_WARN * budget:
+        return [f"This run needs about {human_bytes(est.total)} of memory, {est.total / budget:.0%} of the "
+                f"{human_bytes(budget)} one run may use{where}. A smaller batch size or fewer channels makes "
+                "it lighter (and faster)."]
+    return []
+
+
 SOFTMAX_WARNING = (
     "The network ends in Softmax, so it outputs probabilities. PyTorch's CrossEntropyLoss expects raw "
     "scores (logits) and applies softmax itself: given probabilities it applies softmax twice, which "
@@ -465,11 +509,14 @@ def confusion_matrix(y: torch.Tensor, pred: torch.Tensor, k: int) -> torch.Tenso
 
 
 def train(config: TrainConfig | dict[str, Any], on_event: OnEvent | None = None,
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None,
+          on_epoch: Callable[[TrainResult], None] | None = None) -> TrainResult:
     """Train a network as ``config`` says and return what it learned and measured.
 
     ``on_event(event)`` receives the events (dicts with "kind") as they happen; ``should_stop()`` is asked
     before every batch and stops the run when it returns True (status "cancelled", metrics kept).
+    ``on_epoch(result)`` is called after every epoch's event, with the weights of that epoch in
+    ``result.model`` (the run store saves a checkpoint there); an error it raises ends the run.
     A diverging loss ends the run with status "failed" and a message saying what to try. A setting,
     network or dataset that cannot be used raises a ``CnnEduError`` before training starts (after a
     "failed" event).
@@ -479,13 +526,14 @@ def train(config: TrainConfig | dict[str, Any], on_event: OnEvent | None = None,
     try:
         if isinstance(config, dict):
             config = TrainConfig.from_dict(config)
-        return _train(config, emit, stop)
+        return _train(config, emit, stop, on_epoch)
     except CnnEduError as err:
         emit({"kind": "failed", "message": str(err)})
         raise
 
 
-def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool]) -> TrainResult:
+def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
+           on_epoch: Callable[[TrainResult], None] | None = None) -> TrainResult:
     t_start = time.perf_counter()
     config.validate()
     if config.threads:
@@ -504,10 +552,16 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool]) -> Trai
     train_x, train_y, val_x, val_y = ds.train_x, ds.train_y, None, None
     if config.val_split > 0:
         train_x, train_y, val_x, val_y = data.split_validation(train_x, train_y, config.val_split, config.seed)
+        if len(val_y) == 0:  # every class too small to give one: say so, never "val acc 0.00%"
+            warnings.append(f"val_split {config.val_split:g} leaves no validation images (every class has "
+                            "fewer than 2 training images): validation is skipped.")
+            val_x = val_y = None
     n = len(train_y)
     if n < 2:
         raise TrainError(f"There are only {n} training images: too few to train on.",
                          "Use more training images (n_train) or a smaller validation split.")
+    warnings.extend(check_network(spec, config, min(config.batch_size, n)))  # no weights, too big: refused
+    eval_batch = _eval_batch(spec, config, min(config.batch_size, n))
     channels = spec.input_shape[0]
     if config.normalize:
         mean, std = data.channel_stats(train_x)
@@ -605,10 +659,10 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool]) -> Trai
             train_loss, train_acc = losses.mean().item(), correct.item() / max(1, seen)
             val_loss = val_acc = None
             if val_y is not None:
-                val_loss, val_acc, _ = evaluate(model, val_x, val_y, prepare, loss_fn, config.eval_batch_size)
+                val_loss, val_acc, _ = evaluate(model, val_x, val_y, prepare, loss_fn, eval_batch)
             last_epoch = epoch == config.epochs
-            test_loss, test_acc, preds = evaluate(model, test_x, test_y, prepare, loss_fn,
-                                                  config.eval_batch_size, predictions=last_epoch)
+            test_loss, test_acc, preds = evaluate(model, test_x, test_y, prepare, loss_fn, eval_batch,
+                                                  predictions=last_epoch)
             elapsed = time.perf_counter() - t_train
             event = {"kind": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss,
                      "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss,
@@ -618,6 +672,8 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool]) -> Trai
             result.history.append(event)
             result.epochs_done, result.test_acc, result.test_loss = epoch, test_acc, test_loss
             emit(event)
+            if on_epoch is not None:
+                on_epoch(result)
     except _Stopped:
         result.status = "cancelled"
         result.message = (f"Stopped by the user at epoch {len(result.history) + 1}, step {step}; the metrics "
@@ -649,6 +705,18 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool]) -> Trai
           "seconds": result.seconds, "train_seconds": train_seconds, "per_class_acc": result.per_class_acc,
           "confusion": result.confusion, "classes": result.classes, "warnings": list(result.warnings)})
     return result
+
+
+def _eval_batch(spec: Spec, config: TrainConfig, batch: int) -> int:
+    """The evaluation batch: ``eval_batch_size``, made smaller when it would need more memory than a
+    training batch (1,000 images of a wide network can need far more than 64 with gradients)."""
+    from cnnedu.analysis import analyze, eval_batch_limit, training_memory
+
+    a = analyze(spec)
+    if a.error is not None:
+        return config.eval_batch_size
+    est = training_memory(spec, batch, config.optimizer, config.momentum, analysis=a)
+    return max(1, min(config.eval_batch_size, max(batch, eval_batch_limit(a, est))))
 
 
 def _check_loss(losses: torch.Tensor, start: int, end: int, epoch: int, limit: float) -> None:

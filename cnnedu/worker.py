@@ -1,4 +1,7 @@
-"""The training process: ``python -m cnnedu.worker RUN_ID`` trains one run of the run store.
+"""The training process: ``python -m cnnedu.worker RUN_ID TOKEN`` trains one run of the run store.
+
+TOKEN is the run's random token (``cnnedu.runs``): if the run with that id is gone or is another run now
+(the store was deleted and re-created while the worker was starting), it exits without writing anything.
 
 ``cnnedu.runs.start_run`` starts it in its own session, with its output going to the run folder's
 ``worker.log``, so the run survives a closed browser tab or a restart of the app. Everything it measures goes
@@ -14,17 +17,17 @@ from cnnedu.errors import CnnEduError
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m cnnedu.worker RUN_ID", file=sys.stderr)
+    if len(args) not in (1, 2):
+        print("usage: python -m cnnedu.worker RUN_ID [TOKEN]", file=sys.stderr)
         return 2
     from cnnedu import runs
 
     try:
-        result = runs.execute(args[0])
+        result = runs.execute(args[0], token=args[1] if len(args) == 2 else None)
     except CnnEduError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{args[0]}: {result.status if result else 'failed'}", flush=True)
+    print(f"{args[0]}: {result.status if result else 'failed, or no longer in the run store'}", flush=True)
     return 0 if result is not None and result.status != "failed" else 1
 
 

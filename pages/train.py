@@ -12,7 +12,7 @@ from cnnedu import runs
 from cnnedu.data import DATASETS, find_local
 from cnnedu.errors import CnnEduError, TrainError
 from cnnedu.settings import parse_setting
-from cnnedu.train import DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, pick_device
+from cnnedu.train import DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, check_network, pick_device
 from cnnedu.ui import train_form
 from cnnedu.ui.common import arch_picker, show_error
 from cnnedu.ui.nav import ensure_navigation
@@ -147,6 +147,7 @@ with settings:
     s = st.session_state
     invalid = [k for k, value in v.items() if value is None]
     config = None
+    notes: list[str] = []
     if not invalid:
         config = TrainConfig(
             arch=picked.arch, dataset=dataset, data_dir=data_dir, n_train=v["n_train"] or None,
@@ -159,10 +160,14 @@ with settings:
             config.validate()
             if device != "auto":
                 pick_device(device)
+            if spec is not None:  # no weights to learn, or too big for the memory budget: said before Start
+                notes = check_network(spec, config)
         except TrainError as err:
             problems.insert(0, str(err))
     for problem in problems:
         st.error(problem, icon=":material/error:")
+    for note in notes:
+        st.warning(note, icon=":material/memory:")
 
 with start_box:
     blocked = bool(problems) or config is None

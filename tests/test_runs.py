@@ -72,8 +72,9 @@ def test_a_background_run_finishes_and_its_saved_weights_reproduce_the_test_accu
 
 
 def test_cancelling_a_running_run_stops_it_mid_epoch_and_keeps_its_metrics():
-    run_id = runs.start_run(tiny(epochs=40, n_train=2000, log_every=1))
-    wait_for(lambda: runs.events(run_id, kinds=["epoch"]), what="the first epoch")
+    run_id = runs.start_run(tiny(epochs=40, n_train=4000, log_every=1))  # epochs long enough to cancel inside
+    # inside epoch 2 (right after an epoch's event the worker saves its checkpoint before the next batch)
+    wait_for(lambda: any(e["epoch"] == 2 for e in runs.events(run_id, kinds=["step"])), what="epoch 2")
     runs.cancel(run_id)
     run = runs.wait(run_id, timeout=60)
     assert run.status == "cancelled"

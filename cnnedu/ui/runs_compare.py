@@ -42,7 +42,8 @@ def table(all_runs: list[runs.Run]) -> pd.DataFrame:
     for run in all_runs:
         best = curves_of(run).best_test_acc
         rows.append({
-            "run": run.id, "status": f"{STATUS_ICONS.get(run.status, '')} {run.status}",
+            "run": run.id, "status": f"{STATUS_ICONS.get(run.status, '')} {run.status}"
+                      + (" (damaged record)" if run.damaged else ""),
             "final test acc": percent_text(run.test_acc), "best test acc": percent_text(best),
             "time": human_seconds(run.seconds), **settings_row(run),
             "started": datetime.datetime.fromtimestamp(run.started or run.created).strftime("%Y-%m-%d %H:%M"),
