@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnedu.budgets import MAX_LAYERS, MAX_NAME, MAX_WHOLE
+from cnnedu.budgets import MAX_INPUT_SIDE, MAX_INPUT_VALUES, MAX_LAYERS, MAX_NAME, MAX_WHOLE
 from cnnedu.errors import SpecError
 from cnnedu.userinput import read_json, read_text_file
 
@@ -127,7 +127,7 @@ LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (
     ), "ResNet bottleneck: 1×1 reduce, 3×3, 1×1 expand, plus a shortcut", block=True),
 )}
 
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: no trailing newline
 _TOP_KEYS = ("name", "input_shape", "num_classes", "layers", "description")
 
 
@@ -246,9 +246,13 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
             or not all(_is_int(v) and v >= 1 for v in value)):
         raise SpecError(f"input_shape must be three whole numbers ≥ 1 [channels, height, width], "
                         f"got {_short(value)}.", field="input_shape")
-    if value[0] > 4096 or value[1] > 4096 or value[2] > 4096:
-        raise SpecError(f"input_shape {list(value)} is too large for cnnedu (at most 4096 per side).",
+    if max(value) > MAX_INPUT_SIDE:
+        raise SpecError(f"input_shape {list(value)} is too large for cnnedu (at most {MAX_INPUT_SIDE} per side).",
                         field="input_shape")
+    if value[0] * value[1] * value[2] > MAX_INPUT_VALUES:
+        raise SpecError(f"input_shape {list(value)} is too large for cnnedu: {value[0] * value[1] * value[2]:,} "
+                        f"values per image, at most {MAX_INPUT_VALUES:,} (3×2048×2048).",
+                        "Use fewer channels or a smaller image.", field="input_shape")
     return (int(value[0]), int(value[1]), int(value[2]))
 
 
@@ -279,7 +283,7 @@ def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
         if key == "name":
             if value in (None, ""):
                 continue
-            if not isinstance(value, str) or not _NAME_RE.match(value):
+            if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
                 raise SpecError(f"Layer {index} ({type_name}): name {_short(value)} must start with a letter and "
                                 "use only letters, digits and _.", layer=index, field="name")
             if len(value) > MAX_NAME:

@@ -44,7 +44,8 @@ def read_json(text: str | bytes, what: str, error: type[CnnEduError] = CnnEduErr
         raise error(f"{what} holds a number with {err.digits:,} digits; at most {MAX_JSON_DIGITS} are allowed.",
                     fix or "Check for a typing mistake.") from None
     except json.JSONDecodeError as err:
-        raise error(f"{what} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}.",
+        raise error(f"{what} is not valid JSON: {err.msg.removesuffix(' at')} at line {err.lineno}, "
+                    f"column {err.colno}.",
                     fix) from None
     except (ValueError, RecursionError) as err:  # anything else json refuses: never a traceback
         raise error(f"{what} cannot be read as JSON ({err}).", fix) from None

@@ -90,8 +90,9 @@ def remember_widgets() -> None:
 def the_build(default: dict[str, Any]) -> dict[str, Any]:
     """The spec being built: this tab's, else the address bar's (a reload, a link), else ``default``."""
     if BUILD_KEY not in st.session_state:
-        spec = url_get("spec")
-        if spec is not None and not _draft_shape(spec):
+        linked = bool(st.query_params.get("spec"))
+        spec = url_get("spec")  # None when it cannot be read (damaged, too deep, a 5,000-digit number)
+        if linked and (spec is None or not _draft_shape(spec)):
             st.warning("The network in the address bar could not be read; starting from a coursework network.",
                        icon=":material/warning:")
             spec = None

@@ -1,0 +1,175 @@
+"""A corpus of bad input, kept as data in tests/corpus/{spec,answers,config,folder,environment}.json.
+
+What a hostile or clumsy student can type, upload, link or set: each case is built here from its ``make``
+recipe and fed through the library, the CLI (``cnnedu.cli.main`` in-process: exit status 2, no traceback)
+and, where the case says ``"page": true``, the page a student would use (AppTest). Each must end in a
+clear message holding the case's ``says`` — a phrase of the guard that catches it, so the case fails if
+that guard is gone. A case with ``"ok": true`` is input that must be *accepted* (a byte-order mark, UTF-16).
+
+The ONNX and image corpus (tests/corpus/onnx.json, image.json) runs in tests/test_corpus_onnx.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from cnnedu.analysis import analyze
+from cnnedu.cli import main
+from cnnedu.errors import CnnEduError
+from cnnedu.spec import load_spec_file
+from cnnedu.zoo import preset_spec
+from tests.helpers import open_page
+
+CORPUS = Path(__file__).parent / "corpus"
+SURFACES = ("spec", "answers", "config", "folder", "environment")
+CASES = {s: json.loads((CORPUS / f"{s}.json").read_text(encoding="utf-8")) for s in SURFACES}
+
+
+def ids(surface: str) -> list[str]:
+    return [c["name"] for c in CASES[surface]]
+
+
+def cli(args: list[str], capsys) -> tuple[int, str]:
+    """``python -m cnnedu ARGS`` in this process: (exit status, everything printed)."""
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse refuses an option
+        code = exit_.code
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Traceback" not in text, text
+    return code, text
+
+
+def library_message(call) -> str:
+    """The message of the CnnEduError that ``call()`` raises, or of the error its Analysis holds."""
+    try:
+        result = call()
+    except CnnEduError as err:
+        return str(err)
+    assert getattr(result, "error", None) is not None, f"accepted: {result!r:.200}"
+    return str(result.error)
+
+
+def test_the_corpus_is_big_and_well_formed():
+    onnx = json.loads((CORPUS / "onnx.json").read_text()) + json.loads((CORPUS / "image.json").read_text())
+    total = sum(len(c) for c in CASES.values()) + len(onnx)
+    assert total >= 250, total
+    for surface, cases in CASES.items():
+        assert len(set(ids(surface))) == len(cases), f"two {surface} cases share a name"
+        for case in cases:
+            assert case["surface"] == surface and "make" in case, case
+            assert case.get("ok") or case["says"], f"{case['name']}: an error case must say what it expects"
+
+
+# ------------------------------------------------------------------------------------------------ spec
+
+
+def set_path(obj, path: str, value) -> None:
+    """``set_path(spec, "layers.0.stride", 2)``; a value of None removes the key."""
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    for p in parents:
+        obj = obj[p]
+    if value is None and isinstance(obj, dict):
+        obj.pop(last, None)
+    else:
+        obj[last] = value
+
+
+def spec_bytes(make: dict, tmp_path: Path) -> bytes | Path:
+    """The bytes of the spec file a case describes (or a path, for the cases about paths)."""
+    if "path" in make:
+        kind = make["path"]
+        if kind == "folder":
+            (tmp_path / "net.json").mkdir()
+            return tmp_path / "net.json"
+        if kind == "fifo":
+            os.mkfifo(tmp_path / "net.json")
+            return tmp_path / "net.json"
+        if kind == "link_dev_zero":
+            (tmp_path / "net.json").symlink_to("/dev/zero")
+            return tmp_path / "net.json"
+        if kind == "missing":
+            return tmp_path / "nowhere.json"
+        return Path(kind)
+    if "text" in make:
+        return make["text"].encode("utf-8")
+    if "hex" in make:
+        return bytes.fromhex(make["hex"])
+    if "generate" in make:
+        kind = make["generate"]
+        if kind == "layers":
+            layers = [{"type": "ReLU"}] * make["count"]
+            return json.dumps({"input_shape": [1, 8, 8], "layers": layers}).encode()
+        if kind == "nested":
+            return ("[" * make["depth"] + "]" * make["depth"]).encode()
+        if kind == "nested_objects":
+            return ('{"a":' * make["depth"] + "1" + "}" * make["depth"]).encode()
+        if kind == "digits":
+            return ('{"input_shape": [1, 8, 8], "layers": [{"type": "Linear", "out_features": 1'
+                    + "0" * (make["count"] - 1) + "}]}").encode()
+        if kind == "long":
+            return json.dumps({"input_shape": [1, 8, 8], "description": "x" * make["chars"]}).encode()
+        raise AssertionError(kind)
+    if "json" in make:
+        return json.dumps(make["json"]).encode()
+    spec = preset_spec(make["preset"]).to_dict()
+    for path, value in make.get("set", {}).items():
+        set_path(spec, path, copy.deepcopy(value))
+    if "insert" in make:
+        spec["layers"].insert(make["insert"]["at"], make["insert"]["layer"])
+    text = json.dumps(spec)
+    for path, literal in make.get("text_set", {}).items():  # NaN, Infinity: JSON extensions Python writes
+        set_path(spec, path, "@@")
+        text = json.dumps(spec).replace('"@@"', literal)
+    if make.get("bom") == "utf-16":
+        return text.encode("utf-16")  # with its byte-order mark
+    if make.get("bom") == "utf-8":
+        return "\ufeff".encode() + text.encode()
+    return text.encode()
+
+
+def spec_file(make: dict, tmp_path: Path) -> Path:
+    data = spec_bytes(make, tmp_path)
+    if isinstance(data, Path):
+        return data
+    path = tmp_path / "net.json"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", CASES["spec"], ids=ids("spec"))
+def test_a_bad_spec_gets_a_clear_message_in_the_library_and_the_cli(case, tmp_path, capsys):
+    path = spec_file(case["make"], tmp_path)
+    if case.get("ok"):
+        analyze(load_spec_file(path))
+        code, text = cli(["summary", str(path)], capsys)
+        assert code == 0, text
+        return
+    assert case["says"] in library_message(lambda: analyze(load_spec_file(path)))
+    code, text = cli(["summary", str(path)], capsys)
+    assert code == 2 and case["says"] in text, text
+
+
+def link(data: bytes) -> str:
+    """A ?spec= value carrying these bytes (as cnnedu.ui.state.encode makes them from JSON)."""
+    return base64.urlsafe_b64encode(zlib.compress(data, 9)).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES["spec"] if c.get("page")],
+                         ids=[c["name"] for c in CASES["spec"] if c.get("page")])
+def test_a_bad_spec_in_a_shared_link_gets_a_message_on_the_build_page(case, tmp_path):
+    at = open_page("pages/build.py", {"spec": link(spec_bytes(case["make"], tmp_path))})
+    assert not at.exception
+    shown = [e.value for e in at.error] + [w.value for w in at.warning]
+    said = " ".join(shown).replace("\\", "")  # the page shows messages as plain text (escaped Markdown)
+    assert case["says"] in said or "could not be read" in said, shown
