@@ -204,7 +204,7 @@ def read_answers(answers: dict[str, Any] | list[Any] | str,
                  names: list[str]) -> tuple[dict[int, dict[str, Any]], Any]:
     """The answers as {layer index: {"output_shape": raw, "params": raw}} and the raw total (or None)."""
     if isinstance(answers, (str, bytes)):
-        answers = read_json(answers, "The answers", AnswersError)
+        answers = read_json(answers, "The answers text", AnswersError)
     if isinstance(answers, list):
         answers = {"layers": answers}
     if not isinstance(answers, dict):
@@ -233,7 +233,7 @@ def read_answers(answers: dict[str, Any] | list[Any] | str,
             continue
         if not isinstance(entry, dict):
             raise AnswersError(f"Answer {position}: expected an object like "
-                               f'{{"output_shape": "6x28x28", "params": 456}}, got {entry!r}.')
+                               f'{{"output_shape": "6x28x28", "params": 456}}, got {_quoted(entry)}.')
         index = position
         if "layer" in entry:
             index = _layer_index(entry["layer"], names)

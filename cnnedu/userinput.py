@@ -81,7 +81,7 @@ def read_regular_file(path: str | os.PathLike, what: str, error: type[CnnEduErro
         if not stat.S_ISREG(info.st_mode):
             kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
             raise error(f"The {what} {path} is {kind}, not a regular file; cnnedu reads only regular files.",
-                        f"Give the path of a {what} saved on disk.")
+                        "Give the path of a file saved on disk.")
         if info.st_size > max_bytes:
             raise error(f"The {what} is {info.st_size / MB:.1f} MB; cnnedu reads files up to "
                         f"{max_bytes / MB:.0f} MB.", too_big_fix or "Check that it is the right file.")

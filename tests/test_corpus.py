@@ -173,3 +173,51 @@ def test_a_bad_spec_in_a_shared_link_gets_a_message_on_the_build_page(case, tmp_
     shown = [e.value for e in at.error] + [w.value for w in at.warning]
     said = " ".join(shown).replace("\\", "")  # the page shows messages as plain text (escaped Markdown)
     assert case["says"] in said or "could not be read" in said, shown
+
+
+# --------------------------------------------------------------------------------------------- answers
+
+ANSWERS_NET = "lenet-cifar10"
+
+
+def answers_file(make: dict, tmp_path: Path) -> Path:
+    """The answers file a case describes: the same recipes as a spec's, the JSON is the answers."""
+    if make.get("generate") == "digits":
+        data: bytes | Path = ('{"total_params": 1' + "0" * (make["count"] - 1) + "}").encode()
+    elif make.get("generate") == "long":
+        data = json.dumps({"total_params": 1, "note": "x" * make["chars"]}).encode()
+    elif "bom" in make:
+        text = json.dumps(make["json"])
+        data = text.encode("utf-16") if make["bom"] == "utf-16" else "\ufeff".encode() + text.encode()
+    else:
+        data = spec_bytes(make, tmp_path)
+    if isinstance(data, Path):
+        return data
+    path = tmp_path / "answers.json"
+    path.write_bytes(data)
+    return path
+
+
+def grading_message(path: Path) -> str:
+    """What grading the answers in ``path`` says is wrong with them: the AnswersError, or every cell that
+    could not be read (each is still reported, the others graded)."""
+    from cnnedu.answers import grade
+    from cnnedu.userinput import read_text_file
+
+    try:
+        report = grade(preset_spec(ANSWERS_NET), read_text_file(path, "answers file"))
+    except CnnEduError as err:
+        return str(err)
+    assert report.problems, "every cell was read"
+    return " | ".join(str(p) for p in report.problems)
+
+
+@pytest.mark.parametrize("case", CASES["answers"], ids=ids("answers"))
+def test_bad_answers_get_a_clear_message_in_the_library_and_the_cli(case, tmp_path, capsys):
+    path = answers_file(case["make"], tmp_path)
+    code, text = cli(["check", ANSWERS_NET, str(path)], capsys)
+    if case.get("ok"):
+        assert code == 0 and "not graded" not in text, text
+        return
+    assert case["says"] in grading_message(path)
+    assert code == 2 and case["says"] in text, text
