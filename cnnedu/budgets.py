@@ -87,5 +87,7 @@ NORM_STD_RANGE = (1e-3, 100.0)
 #: Memory one training run may use for its network: weights, gradients, optimizer state and the
 #: activations of one batch (ResNet-50 on CIFAR-10 at batch 128: ~2.5 GB). ``$CNNEDU_RUN_MEMORY_MB``.
 RUN_MEMORY_BYTES = int(_env_number("CNNEDU_RUN_MEMORY_MB", 4096) * MB)
+#: Images a run may take from a dataset (n_train, n_test): MNIST has 60,000, CIFAR-10 50,000.
+MAX_IMAGES = 1_000_000
 #: Above this share of the budget a run starts with a warning.
 RUN_MEMORY_WARN = 0.5

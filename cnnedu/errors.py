@@ -19,6 +19,12 @@ class CnnEduError(Exception):
         return f"{_sentence(self.message)} {_sentence(self.fix)}" if self.fix else _sentence(self.message)
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a message never repeats a whole hostile input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _sentence(text: str) -> str:
     """``text`` ending with a full stop, so a message and its fix never run together ("the folder does not
     exist give a path" → "the folder does not exist. give a path.")."""

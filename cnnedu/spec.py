@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnedu.budgets import MAX_INPUT_SIDE, MAX_INPUT_VALUES, MAX_LAYERS, MAX_NAME, MAX_WHOLE
-from cnnedu.errors import SpecError
+from cnnedu.errors import SpecError, shown
 from cnnedu.userinput import read_json, read_text_file
 
 REQUIRED = object()  # marks a field without a default
@@ -212,7 +212,7 @@ def parse_spec(obj: dict[str, Any] | str | Spec) -> Spec:
     input_shape = _input_shape(obj.get("input_shape"))
     num_classes = obj.get("num_classes", 10)
     if not _is_int(num_classes) or num_classes < 1:
-        raise SpecError(f"num_classes must be a whole number ≥ 1, got {_short(num_classes)}.", field="num_classes")
+        raise SpecError(f"num_classes must be a whole number ≥ 1, got {shown(num_classes)}.", field="num_classes")
     if num_classes > MAX_WHOLE:
         raise _too_big("num_classes", None, "num_classes", num_classes)
     layers = obj.get("layers", [])
@@ -245,7 +245,7 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
     if (not isinstance(value, (list, tuple)) or len(value) != 3
             or not all(_is_int(v) and v >= 1 for v in value)):
         raise SpecError(f"input_shape must be three whole numbers ≥ 1 [channels, height, width], "
-                        f"got {_short(value)}.", field="input_shape")
+                        f"got {shown(value)}.", field="input_shape")
     if max(value) > MAX_INPUT_SIDE:
         raise SpecError(f"input_shape {list(value)} is too large for cnnedu (at most {MAX_INPUT_SIDE} per side).",
                         field="input_shape")
@@ -258,11 +258,11 @@ def _input_shape(value: Any) -> tuple[int, int, int]:
 
 def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
     if not isinstance(layer, dict):
-        raise SpecError(f"Layer {index} must be an object like {{\"type\": \"ReLU\"}}, got {_short(layer)}.",
+        raise SpecError(f"Layer {index} must be an object like {{\"type\": \"ReLU\"}}, got {shown(layer)}.",
                         layer=index)
     type_name = layer.get("type")
     if not isinstance(type_name, str) and type_name is not None:
-        raise SpecError(f"Layer {index}: type must be the name of a layer type, got {_short(type_name)}.",
+        raise SpecError(f"Layer {index}: type must be the name of a layer type, got {shown(type_name)}.",
                         f"Use one of: {', '.join(LAYER_TYPES)}.", layer=index, field="type")
     if type_name not in LAYER_TYPES:
         if not type_name:
@@ -284,7 +284,7 @@ def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
             if value in (None, ""):
                 continue
             if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
-                raise SpecError(f"Layer {index} ({type_name}): name {_short(value)} must start with a letter and "
+                raise SpecError(f"Layer {index} ({type_name}): name {shown(value)} must start with a letter and "
                                 "use only letters, digits and _.", layer=index, field="name")
             if len(value) > MAX_NAME:
                 raise SpecError(f"Layer {index} ({type_name}): the name is {len(value)} characters long; at most "
@@ -318,7 +318,7 @@ def _check_value(index: int, type_name: str, f: Field, value: Any) -> Any:
     where = f"Layer {index} ({type_name}): {f.name}"
 
     def fail(need: str) -> SpecError:
-        return SpecError(f"{where} must be {need}, got {_short(value)}.", layer=index, field=f.name)
+        return SpecError(f"{where} must be {need}, got {shown(value)}.", layer=index, field=f.name)
 
     def in_range(v: float) -> bool:
         if f.low is not None and v < f.low:
@@ -396,12 +396,6 @@ def _module_attributes() -> frozenset[str]:
     from torch import nn  # only when a layer has a name; the spec language itself needs no torch
 
     return frozenset(dir(nn.Sequential()))
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    """``repr(value)``, cut to ``limit`` characters: a message never repeats a whole hostile input."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def pair(value: Any) -> tuple[int, int]:

@@ -44,7 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnedu.errors import CnnEduError, TrainError
+from cnnedu.budgets import MAX_IMAGES
+from cnnedu.errors import CnnEduError, TrainError, shown
 from cnnedu.nets import build_model, count_params, output_kind
 from cnnedu.spec import Spec, parse_spec
 from cnnedu.userinput import read_json
@@ -145,7 +146,7 @@ class TrainConfig:
         """Raise a ``TrainError`` naming the first setting that is out of range."""
 
         def bad(name: str, value: Any, need: str) -> TrainError:
-            return TrainError(f"The setting {name}={value!r} is not allowed: {need}.")
+            return TrainError(f"The setting {name}={shown(value)} is not allowed: {need}.")
 
         def whole(name: str, value: Any, low: int, high: int | None = None) -> None:
             if isinstance(value, bool) or not isinstance(value, int) or value < low or (
@@ -172,11 +173,11 @@ class TrainConfig:
         whole("eval_batch_size", self.eval_batch_size, 1, 65536)
         for name in ("n_train", "n_test"):
             if getattr(self, name) is not None:
-                whole(name, getattr(self, name), 1)
+                whole(name, getattr(self, name), 1, MAX_IMAGES)
         if self.optimizer not in OPTIMIZERS:
             raise bad("optimizer", self.optimizer, f"one of {', '.join(OPTIMIZERS)}")
         if self.lr is not None:
-            number("lr", self.lr, 0.0, 1e6, low_open=True)
+            number("lr", self.lr, 0.0, 10.0, low_open=True)
         number("momentum", self.momentum, 0.0, 1.0, high_open=True)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
             raise TrainError("Nesterov momentum needs the SGD optimizer with a momentum above 0.",
@@ -184,7 +185,7 @@ class TrainConfig:
         number("weight_decay", self.weight_decay, 0.0, 10.0)
         if self.scheduler not in SCHEDULERS:
             raise bad("scheduler", self.scheduler, f"one of {', '.join(SCHEDULERS)}")
-        whole("step_size", self.step_size, 1)
+        whole("step_size", self.step_size, 1, 1000)
         number("gamma", self.gamma, 0.0, 1.0, low_open=True)
         number("flip", self.flip, 0.0, 1.0)
         whole("crop", self.crop, 0, 64)
@@ -195,7 +196,7 @@ class TrainConfig:
         if self.threads is not None:
             whole("threads", self.threads, 1, 1024)
         if self.log_every is not None:
-            whole("log_every", self.log_every, 1)
+            whole("log_every", self.log_every, 1, 10**6)
 
 
 # ------------------------------------------------------------------------------------------------ result
@@ -258,6 +259,25 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def check_data(config: TrainConfig) -> None:
+    """Refuse, before a run is recorded, data settings that could only fail later in the worker: an unknown
+    dataset, an image folder that is missing or outside the allowed folders, a device that is not there."""
+    from cnnedu.data import DATASETS
+    from cnnedu.paths import allowed_folder
+
+    name = config.dataset.strip().lower()
+    if name not in DATASETS:
+        close = difflib.get_close_matches(name, list(DATASETS), n=1)
+        raise TrainError(f"There is no dataset '{config.dataset[:40]}'.",
+                         f"Did you mean '{close[0]}'?" if close else f"Choose one of: {', '.join(DATASETS)}.")
+    if name == "folder" and not (config.data_dir or "").strip():
+        raise TrainError("The image-folder dataset needs a folder (data_dir).",
+                         "Give the path of a folder with one sub-folder of images per class.")
+    if config.data_dir and str(config.data_dir).strip():
+        allowed_folder(config.data_dir)
+    pick_device(config.device)
+
+
 def resolve_spec(arch: str | dict[str, Any] | Spec) -> Spec:
     """The network's spec from a preset id, a spec file path or a spec dict."""
     if isinstance(arch, Spec | dict):
@@ -277,7 +297,7 @@ def check_network(spec: Spec, config: TrainConfig, batch_size: int | None = None
 
     a = analyze(spec)
     if a.error is not None:
-        return []  # the layers do not fit together: building the network says so, with the layer
+        raise a.error  # the layers do not fit together: say so now, with the layer, not in the worker
     if a.totals.trainable_params == 0:
         kinds = ", ".join(dict.fromkeys(str(layer.get("type")) for layer in spec.layers)) or "none"
         raise TrainError(f"The network has no weights to learn: its layers ({kinds}) have no parameters, so "

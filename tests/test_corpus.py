@@ -221,3 +221,49 @@ def test_bad_answers_get_a_clear_message_in_the_library_and_the_cli(case, tmp_pa
         return
     assert case["says"] in grading_message(path)
     assert code == 2 and case["says"] in text, text
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+def train_args(make: dict, tmp_path: Path) -> list[str]:
+    """``python -m cnnedu train`` with a tiny, valid run's options, then the case's own (the last wins)."""
+    arch = make.get("arch", "mnist-cnn")
+    if "arch_spec" in make:
+        arch = str(tmp_path / "net.json")
+        Path(arch).write_text(json.dumps(make["arch_spec"]))
+    if "arch_file" in make:
+        arch = str(spec_file({"path": make["arch_file"]}, tmp_path))
+    return ["train", "--arch", arch, "--dataset", make.get("dataset", "synthetic"), "--n-train", "64",
+            "--n-test", "32", "--epochs", "1", *make["cli"]]
+
+
+def config_message(make: dict) -> str:
+    """What the library says about a configuration given as JSON, or a number typed on the Train page."""
+    from cnnedu.runs import create_run
+    from cnnedu.settings import parse_setting
+    from cnnedu.train import TrainConfig
+
+    if "setting" in make:
+        parsed = parse_setting(make["setting"], make["text"])
+        assert not parsed.ok, f"accepted: {parsed.value!r}"
+        return parsed.message
+    text = make["text"] if "text" in make else json.dumps(make["json"])
+    try:
+        run_id = create_run(TrainConfig.from_json(text))
+    except CnnEduError as err:
+        return str(err)
+    raise AssertionError(f"accepted as run {run_id}")
+
+
+@pytest.mark.parametrize("case", CASES["config"], ids=ids("config"))
+def test_a_bad_training_setting_gets_a_clear_message(case, tmp_path, capsys):
+    from cnnedu.runs import list_runs
+
+    make = case["make"]
+    if "cli" not in make:
+        assert case["says"] in config_message(make)
+        return
+    code, text = cli(train_args(make, tmp_path), capsys)
+    assert code == 2 and case["says"] in text, text
+    assert [r.status for r in list_runs()] in ([], ["failed"]), "a refused run must not train"
