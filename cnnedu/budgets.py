@@ -21,7 +21,7 @@ def _env_number(name: str, default: float) -> float:
         value = float(os.environ[name])
     except (KeyError, ValueError):
         return default
-    return value if value > 0 else default
+    return value if 0 < value < float("inf") else default  # "abc", 0, -3, nan, inf, 1e400: the default
 
 
 # ------------------------------------------------------------------------------------- what is typed in

@@ -16,7 +16,13 @@ class CnnEduError(Exception):
         self.fix = fix
 
     def __str__(self) -> str:
-        return f"{_sentence(self.message)} {_sentence(self.fix)}" if self.fix else _sentence(self.message)
+        if not self.fix:
+            return _sentence(self.message)
+        fix = self.fix.strip()
+        first = fix.split(" ", 1)[0]
+        if first.isalpha() and first.islower():  # "give the path" → "Give the path" (not "input_shape")
+            fix = fix[0].upper() + fix[1:]
+        return f"{_sentence(self.message)} {_sentence(fix)}"
 
 
 def shown(value: object, limit: int = 40) -> str:

@@ -328,7 +328,7 @@ def threads_per_run() -> int:
     mnist-cnn trained at 1,700 images/s with 2 threads and 7,100 with 1 (11,000 with 2 on an idle machine).
     """
     try:
-        return max(1, int(os.environ["CNNEDU_THREADS"]))
+        return min(1024, max(1, int(os.environ["CNNEDU_THREADS"])))  # TrainConfig's own limit
     except (KeyError, ValueError):
         return max(1, (cpu_cores() - 1) // max_concurrent())
 

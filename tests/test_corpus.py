@@ -267,3 +267,167 @@ def test_a_bad_training_setting_gets_a_clear_message(case, tmp_path, capsys):
     code, text = cli(train_args(make, tmp_path), capsys)
     assert code == 2 and case["says"] in text, text
     assert [r.status for r in list_runs()] in ([], ["failed"]), "a refused run must not train"
+
+
+# ---------------------------------------------------------------------------------------------- folder
+
+
+def make_file(path: Path, kind: str) -> None:
+    """One entry of a folder case's tree: an image, a damaged one, a pipe, a link ..."""
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(path)))
+    if kind == "dir":
+        path.mkdir(parents=True, exist_ok=True)
+    elif kind in ("png", "png_big"):
+        side = 40 if kind == "png_big" else 8
+        Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8), "L").save(path, "PNG")
+    elif kind == "cmyk":
+        Image.fromarray(rng.integers(0, 256, (8, 8, 4), dtype=np.uint8), "CMYK").save(path, "TIFF")
+    elif kind == "corrupt":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + rng.bytes(64))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("not an image")
+    elif kind == "bomb":  # a valid PNG header that claims 100,000 × 100,000 pixels
+        import struct
+        import zlib as z
+
+        ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+        chunk = b"IHDR" + ihdr
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk
+                         + struct.pack(">I", z.crc32(chunk)))
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev_zero":
+        path.symlink_to("/dev/zero")
+    elif kind.startswith("link:"):
+        target = kind[5:]
+        path.symlink_to(target if target.startswith("/") else path.parent / target)
+    else:
+        raise AssertionError(kind)
+
+
+def folder_path(make: dict, monkeypatch) -> str:
+    from cnnedu.paths import data_dir
+
+    root = data_dir()
+    for name, kind in make.get("tree", {}).items():
+        make_file(root / name.rstrip("/"), kind)
+    if make.get("outside"):  # the server's owner allowed no other folder
+        monkeypatch.delenv("CNNEDU_FOLDERS", raising=False)
+    return make["path"]
+
+
+@pytest.mark.parametrize("case", CASES["folder"], ids=ids("folder"))
+def test_a_bad_image_folder_gets_a_clear_message(case, monkeypatch, capsys):
+    from cnnedu.data import load_dataset
+
+    make = case["make"]
+    path = folder_path(make, monkeypatch)
+    classes = make.get("classes")
+    if case.get("ok"):
+        ds = load_dataset("folder", data_dir=path, input_shape=(1, 8, 8), num_classes=classes)
+        assert len(ds.train_x) >= 8
+        names = sorted({p.split("/")[1] for p in make["tree"] if p.count("/") >= 2})
+        assert set(ds.classes) <= set(names) and len(ds.classes) == min(len(names), classes or len(names))
+        if "Markdown" in case["name"]:
+            assert sorted(ds.classes) == names  # kept as they are, whatever characters they hold
+        return
+    with pytest.raises(CnnEduError) as err:
+        load_dataset("folder", data_dir=path, input_shape=(1, 8, 8), num_classes=classes)
+    assert case["says"] in str(err.value)
+    code, text = cli(["train", "--arch", "mnist-cnn", "--dataset", "folder",
+                      "--data-dir", path, "--epochs", "1"], capsys)
+    assert code in (1, 2) and case["says"] in text, text
+
+
+# ----------------------------------------------------------------------------------------- environment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def prepare_home(make: dict, tmp_path: Path) -> dict[str, str]:
+    """The environment of a case: CNNEDU_HOME and friends as the recipe says, in a fresh folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CNNEDU_")}
+    env["PYTHONPATH"] = str(ROOT)
+    home = make.get("home", "dir")
+    if home in ("dir", "file") or home.startswith("file/"):
+        path = tmp_path / "home"
+        if home == "dir":
+            path.mkdir()
+        else:
+            path.write_text("I am a file, not a folder")
+            path = path / "inner" if home == "file/inner" else path
+    else:
+        path = Path(home)
+    env["CNNEDU_HOME"] = str(path)
+    db = tmp_path / "home" / "runs.db"
+    if make.get("runs_db") == "garbage":
+        db.write_bytes(os.urandom(4096))
+    elif make.get("runs_db") == "folder":
+        db.mkdir()
+    elif make.get("runs_db") == "empty":
+        db.write_bytes(b"")
+    if make.get("damaged_run"):
+        import sqlite3
+
+        from tests.helpers import tiny
+
+        os.environ["CNNEDU_HOME"] = str(tmp_path / "home")
+        from cnnedu.runs import create_run
+
+        create_run(tiny())
+        create_run(tiny())
+        with sqlite3.connect(db) as con:
+            con.execute("UPDATE runs SET config = '{not json', results = '[[[' WHERE seq = 1")
+    if make.get("data") == "file":
+        (tmp_path / "data").write_text("a file")
+        env["CNNEDU_DATA"] = str(tmp_path / "data")
+    env.update(make.get("env", {}))
+    return env
+
+
+@pytest.fixture
+def fresh_budgets(monkeypatch):
+    """cnnedu.budgets read again after the test sets its environment, and as it was afterwards."""
+    import importlib
+
+    from cnnedu import budgets
+
+    yield lambda: importlib.reload(budgets)
+    monkeypatch.undo()
+    importlib.reload(budgets)
+
+
+@pytest.mark.parametrize("case", CASES["environment"], ids=ids("environment"))
+def test_a_bad_environment_gets_a_clear_message(case, tmp_path, monkeypatch, capsys, fresh_budgets):
+    make = case["make"]
+    if not make.get("process"):  # a setting read when cnnedu runs: this process will do
+        for name, value in make.get("env", {}).items():
+            monkeypatch.setenv(name, value)
+        budgets = fresh_budgets()
+        assert 0 < budgets.RUN_MEMORY_BYTES < float("inf") and 0 < budgets.PREDICT_SECONDS < float("inf")
+        from cnnedu.runs import max_concurrent, threads_per_run
+
+        assert max_concurrent() >= 1 and 1 <= threads_per_run() <= 1024
+        code, text = cli(make["args"], capsys)
+        assert code == (0 if case.get("ok") else 2) and case["says"] in text, text
+        return
+    env = prepare_home(make, tmp_path)
+    command = [sys.executable, "-m", "cnnedu", *make["args"]]
+    if make.get("head"):  # the reader goes away after one line, as `python -m cnnedu presets | head -1`
+        out = subprocess.run(" ".join(command) + " | head -1", shell=True, env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 and "Traceback" not in out.stderr and out.stdout.count("\n") == 1, out
+        return
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    text = out.stdout + out.stderr
+    assert "Traceback" not in text, text
+    if case.get("ok"):
+        assert out.returncode == 0 and case["says"] in text, text
+    else:
+        assert out.returncode == 2 and case["says"] in text, text
