@@ -78,3 +78,17 @@ def test_the_upload_limit_is_one_number_everywhere():
         decode_image(b"x" * (MAX_FILE_BYTES + 1))
     page = (Path(__file__).parents[1] / "pages" / "predict.py").read_text()
     assert "20 MB" not in page and "200 MB" not in page and "Export page" not in page
+
+
+def test_a_traceback_never_shows_the_server_s_paths_in_the_browser():
+    """Streamlit, started from the repository as ./run.sh app does, resolves client.showErrorDetails to
+    "none": an unexpected error shows a generic message, its traceback goes to the terminal only."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    out = subprocess.run([sys.executable, "-m", "streamlit", "config", "show"], cwd=root, capture_output=True,
+                         text=True, timeout=120)
+    lines = [line.strip() for line in out.stdout.splitlines() if line.strip().startswith("showErrorDetails =")]
+    assert lines == ['showErrorDetails = "none"'], lines
