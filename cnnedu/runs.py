@@ -572,26 +572,28 @@ def reconcile() -> list[str]:
             message = (f"The training process stopped without finishing (killed, crashed, or the computer "
                        f"restarted) after {row['epochs_done']} epoch(s); the metrics measured until then "
                        f"are kept.{kept}")
-            with _transaction(con):
-                cur = con.execute("UPDATE runs SET status = 'interrupted', finished = ?, message = ? "
-                                  "WHERE id = ? AND status = 'running' AND pid IS ?",
-                                  (now, message, row["id"], row["pid"]))
-                if cur.rowcount:
-                    _insert_events(con, row["id"], [{"kind": "interrupted", "message": message}])
-                    marked.append(row["id"])
+            if _mark(con, row["id"], row["pid"], "running", "interrupted", message, now):
+                marked.append(row["id"])
         waiting = con.execute("SELECT id, pid FROM runs WHERE status = 'queued' AND inline = 1").fetchall()
         for row in waiting:  # a CLI run waiting for a slot whose command was killed would block the queue
             if row["pid"] is not None and _alive(row["pid"]):
                 continue
             message = "Cancelled before it started: the command that was waiting to train it stopped."
-            with _transaction(con):
-                cur = con.execute("UPDATE runs SET status = 'cancelled', finished = ?, message = ? "
-                                  "WHERE id = ? AND status = 'queued' AND pid IS ?",
-                                  (now, message, row["id"], row["pid"]))
-                if cur.rowcount:
-                    _insert_events(con, row["id"], [{"kind": "cancelled", "message": message}])
+            _mark(con, row["id"], row["pid"], "queued", "cancelled", message, now)
     _schedule()
     return marked
+
+
+def _mark(con: sqlite3.Connection, run_id: str, pid: int | None, was: str, status: str, message: str,
+          now: float) -> bool:
+    """Set a run that is still ``was`` with process ``pid`` to ``status`` (and record the event); False when
+    something else changed it first (another page reconciling at the same moment)."""
+    with _transaction(con):
+        cur = con.execute("UPDATE runs SET status = ?, finished = ?, message = ? "
+                          "WHERE id = ? AND status = ? AND pid IS ?", (status, now, message, run_id, was, pid))
+        if cur.rowcount:
+            _insert_events(con, run_id, [{"kind": status, "message": message}])
+    return bool(cur.rowcount)
 
 
 def _reap() -> None:

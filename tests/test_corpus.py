@@ -138,13 +138,16 @@ def spec_bytes(make: dict, tmp_path: Path) -> bytes | Path:
     return text.encode()
 
 
-def spec_file(make: dict, tmp_path: Path) -> Path:
-    data = spec_bytes(make, tmp_path)
+def written(data: bytes | Path, path: Path) -> Path:
+    """``data`` written to ``path`` (a case about paths gives its path instead of bytes: returned as it is)."""
     if isinstance(data, Path):
         return data
-    path = tmp_path / "net.json"
     path.write_bytes(data)
     return path
+
+
+def spec_file(make: dict, tmp_path: Path) -> Path:
+    return written(spec_bytes(make, tmp_path), tmp_path / "net.json")
 
 
 @pytest.mark.parametrize("case", CASES["spec"], ids=ids("spec"))
@@ -191,11 +194,7 @@ def answers_file(make: dict, tmp_path: Path) -> Path:
         data = text.encode("utf-16") if make["bom"] == "utf-16" else "\ufeff".encode() + text.encode()
     else:
         data = spec_bytes(make, tmp_path)
-    if isinstance(data, Path):
-        return data
-    path = tmp_path / "answers.json"
-    path.write_bytes(data)
-    return path
+    return written(data, tmp_path / "answers.json")
 
 
 def grading_message(path: Path) -> str:
