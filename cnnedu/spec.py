@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import keyword
 import math
 import re
 from dataclasses import dataclass, field
@@ -289,10 +288,6 @@ def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
             if len(value) > MAX_NAME:
                 raise SpecError(f"Layer {index} ({type_name}): the name is {len(value)} characters long; at most "
                                 f"{MAX_NAME} are allowed.", "Choose a shorter name.", layer=index, field="name")
-            if keyword.iskeyword(value):
-                raise SpecError(f"Layer {index} ({type_name}): '{value}' is a Python keyword and cannot name a "
-                                "layer (the generated code would not run).", f"Choose another name, e.g. "
-                                f"'{value}1'.", layer=index, field="name")
             if _taken_by_pytorch(value):
                 raise SpecError(f"Layer {index} ({type_name}): the name '{value}' is taken by PyTorch (every "
                                 f"network has a '{value}' attribute).", f"Choose another name, e.g. '{value}1'.",

@@ -349,7 +349,7 @@ def test_a_bad_image_folder_gets_a_clear_message(case, monkeypatch, capsys):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def prepare_home(make: dict, tmp_path: Path) -> dict[str, str]:
+def prepare_home(make: dict, tmp_path: Path, monkeypatch) -> dict[str, str]:
     """The environment of a case: CNNEDU_HOME and friends as the recipe says, in a fresh folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CNNEDU_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -376,7 +376,7 @@ def prepare_home(make: dict, tmp_path: Path) -> dict[str, str]:
 
         from tests.helpers import tiny
 
-        os.environ["CNNEDU_HOME"] = str(tmp_path / "home")
+        monkeypatch.setenv("CNNEDU_HOME", str(tmp_path / "home"))
         from cnnedu.runs import create_run
 
         create_run(tiny())
@@ -416,7 +416,7 @@ def test_a_bad_environment_gets_a_clear_message(case, tmp_path, monkeypatch, cap
         code, text = cli(make["args"], capsys)
         assert code == (0 if case.get("ok") else 2) and case["says"] in text, text
         return
-    env = prepare_home(make, tmp_path)
+    env = prepare_home(make, tmp_path, monkeypatch)
     command = [sys.executable, "-m", "cnnedu", *make["args"]]
     if make.get("head"):  # the reader goes away after one line, as `python -m cnnedu presets | head -1`
         out = subprocess.run(" ".join(command) + " | head -1", shell=True, env=env, capture_output=True,
