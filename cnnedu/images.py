@@ -111,14 +111,11 @@ def _read(data: bytes | bytearray | str | os.PathLike, max_bytes: int) -> bytes:
 def read_regular_file(path: Path, max_bytes: int, *, what: str = "file", too_big_fix: str | None = None,
                       empty_fix: str | None = None) -> bytes:
     """The bytes of a regular, non-empty file of at most ``max_bytes`` (cnnedu.userinput reads it)."""
-    size = path.stat().st_size if path.is_file() else 0
-    if size > max_bytes:
-        raise _too_big(size, max_bytes, what, too_big_fix)
-    raw = userinput.read_regular_file(path, what, PredictError, max_bytes=max_bytes, too_big_fix=too_big_fix)
+    raw = userinput.read_regular_file(path, what, PredictError, max_bytes=max_bytes, too_big_fix=too_big_fix,
+                                      too_big=lambda size: _too_big(size, max_bytes, what, too_big_fix))
     if not raw:
         raise PredictError(f"The file {path} is empty.", empty_fix)
     return raw
-
 
 
 def _finish(img: Image.Image, fmt: str | None, notes: list[str], max_pixels: int) -> Decoded:

@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnedu.errors import CnnEduError, RunStoreError, StorageError
-from cnnedu.paths import allowed_folder, disk_error, home, write_files
+from cnnedu.paths import disk_error, home, write_files
 
 STATUSES = ("queued", "running", "done", "cancelled", "failed", "interrupted")
 FINISHED = ("done", "cancelled", "failed", "interrupted")
@@ -349,14 +349,14 @@ def create_run(config, *, inline: bool = False) -> str:
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
     config.validate()
-    check_data(config)
+    folder = check_data(config)  # a relative data_dir is inside the data folder
     spec = resolve_spec(config.arch)  # a wrong preset id or spec file fails now, not in the worker
     check_network(spec, config)
     data = config.to_dict()
     if isinstance(config.arch, str) and not _is_preset(config.arch):
         data["arch"] = str(Path(config.arch).resolve())  # the worker may run in another folder
-    if config.data_dir:
-        data["data_dir"] = str(allowed_folder(config.data_dir))  # a relative path is inside the data folder
+    if folder is not None:
+        data["data_dir"] = str(folder)
     now = time.time()
     token = secrets.token_hex(8)
     with _db() as con, _transaction(con):

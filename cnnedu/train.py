@@ -38,6 +38,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -259,9 +260,10 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def check_data(config: TrainConfig) -> None:
+def check_data(config: TrainConfig) -> Path | None:
     """Refuse, before a run is recorded, data settings that could only fail later in the worker: an unknown
-    dataset, an image folder that is missing or outside the allowed folders, a device that is not there."""
+    dataset, an image folder that is missing or outside the allowed folders, a device that is not there.
+    Returns the data folder as an absolute path inside the allowed folders (None when none is given)."""
     from cnnedu.data import DATASETS
     from cnnedu.paths import allowed_folder
 
@@ -273,9 +275,8 @@ def check_data(config: TrainConfig) -> None:
     if name == "folder" and not (config.data_dir or "").strip():
         raise TrainError("The image-folder dataset needs a folder (data_dir).",
                          "Give the path of a folder with one sub-folder of images per class.")
-    if config.data_dir and str(config.data_dir).strip():
-        allowed_folder(config.data_dir)
     pick_device(config.device)
+    return allowed_folder(config.data_dir) if config.data_dir and str(config.data_dir).strip() else None
 
 
 def resolve_spec(arch: str | dict[str, Any] | Spec) -> Spec:

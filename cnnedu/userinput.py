@@ -17,6 +17,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,8 @@ def read_text_file(path: str | os.PathLike, what: str, error: type[CnnEduError] 
 
 
 def read_regular_file(path: str | os.PathLike, what: str, error: type[CnnEduError] = CnnEduError, *,
-                      max_bytes: int, too_big_fix: str | None = None) -> bytes:
+                      max_bytes: int, too_big_fix: str | None = None,
+                      too_big: Callable[[int], CnnEduError] | None = None) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; ``error`` for anything else. A FIFO, a device
     (/dev/zero), a socket or a folder is refused before it is read: reading one can block or never end."""
     path = Path(path)
@@ -82,9 +84,10 @@ def read_regular_file(path: str | os.PathLike, what: str, error: type[CnnEduErro
             kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
             raise error(f"The {what} {path} is {kind}, not a regular file; cnnedu reads only regular files.",
                         "Give the path of a file saved on disk.")
-        if info.st_size > max_bytes:
-            raise error(f"The {what} is {info.st_size / MB:.1f} MB; cnnedu reads files up to "
-                        f"{max_bytes / MB:.0f} MB.", too_big_fix or "Check that it is the right file.")
+        if info.st_size > max_bytes:  # ``too_big(size)`` makes the caller's own message
+            raise too_big(info.st_size) if too_big else error(
+                f"The {what} is {info.st_size / MB:.1f} MB; cnnedu reads files up to {max_bytes / MB:.0f} MB.",
+                too_big_fix or "Check that it is the right file.")
         # O_NONBLOCK: if the path was swapped for a FIFO since stat(), open() must not wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         with os.fdopen(fd, "rb") as f:
