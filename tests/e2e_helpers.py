@@ -188,6 +188,37 @@ def wait_for_app(page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
     page.wait_for_selector('[data-testid="stStatusWidgetRunningIcon"]', state="detached", timeout=timeout_ms)
 
 
+_COUNT_RUNS = """() => {
+  if (window.__cnneduRuns === undefined) {
+    window.__cnneduRuns = 0;
+    const app = document.querySelector('[data-testid="stApp"]');
+    new MutationObserver(() => {
+      if (app.getAttribute('data-test-script-state') === 'running') window.__cnneduRuns += 1;
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  }
+  return window.__cnneduRuns;
+}"""
+
+
+def runs_started(page) -> int:
+    """How many script runs this page has started since it was first asked (an observer on the app root)."""
+    return page.evaluate(_COUNT_RUNS)
+
+
+def wait_for_rerun(page, before: int, start_ms: int = 3000, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
+    """After an action that must rerun the script (an edit in a grid, which the browser sends a moment
+    later): waits for a run after ``before`` (runs_started) to begin, then for the app to be idle.
+
+    A rerun that began and ended between two checks is still counted; if none starts within ``start_ms``
+    the wait goes on as wait_for_app does (an edit that changed nothing reruns nothing).
+    """
+    try:
+        page.wait_for_function(f"window.__cnneduRuns > {before}", timeout=start_ms)
+    except Exception:  # noqa: BLE001 - no rerun came; fall through to the ordinary wait
+        pass
+    wait_for_app(page, timeout_ms)
+
+
 def open_app(page, base_url: str, path: str = "", timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
     """Opens ``base_url/path`` (a page's URL path, e.g. "train"; "" for the start page) and waits."""
     page.goto(f"{base_url}/{path.lstrip('/')}", wait_until="domcontentloaded", timeout=timeout_ms)

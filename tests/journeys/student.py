@@ -20,7 +20,7 @@ import time
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e_helpers import SCREENSHOT_DIR, assert_no_exception, wait_for_app
+from tests.e2e_helpers import SCREENSHOT_DIR, assert_no_exception, runs_started, wait_for_app, wait_for_rerun
 
 GRID = '[data-testid="stDataFrame"]'
 HEADER_H = 35  # px: Streamlit's grid header and row heights
@@ -40,6 +40,12 @@ class Student:
     def wait(self) -> None:
         wait_for_app(self.page)
         assert_no_exception(self.page)
+
+    def wait_rerun(self, before: int, expected: bool = True) -> None:
+        """Waits for the rerun an action sends a moment later (a grid edit), then as wait()."""
+        if expected:
+            wait_for_rerun(self.page, before)
+        self.wait()
 
     def reload(self) -> None:
         self.page.reload(wait_until="domcontentloaded")
@@ -257,7 +263,9 @@ class Student:
 
     def edit_cell(self, which: int | str, row: int, column: str | int, text: str) -> None:
         """Replaces a cell's text as a student does: select it, Enter, select all, type, Enter."""
+        unchanged = row < self.rows(which) and self.cell(which, row, column) == text
         self.select_cell(which, row, column)
+        before = runs_started(self.page)
         self.page.keyboard.press("Enter")
         editor = self.page.locator("#portal textarea").first
         expect(editor).to_be_visible(timeout=5000)
@@ -265,23 +273,24 @@ class Student:
         editor.fill(text)
         editor.press("Enter")
         expect(editor).to_have_count(0)
-        self.wait()
+        self.wait_rerun(before, not unchanged)  # an unchanged cell reruns nothing
 
     def choose_in_cell(self, which: int | str, row: int, column: str | int, option: str) -> None:
         """Picks an option in a selectbox cell (e.g. a layer's type)."""
         self.select_cell(which, row, column)
+        before = runs_started(self.page)
         self.page.keyboard.press("Enter")
         self.page.wait_for_timeout(300)
         self.page.keyboard.type(option)
         self.page.locator('#portal [role="option"]').filter(has_text=re.compile(f"^{re.escape(option)}$")).first.click()
-        self.wait()
+        self.wait_rerun(before)
 
     def add_row(self, which: int | str = 0) -> None:
         """The grid's "+ Add row" toolbar button (it appears when the pointer is over the grid)."""
         grid = self.grid(which)
         grid.hover()
         grid.get_by_role("button", name="Add row").dispatch_event("click")  # the grid overlaps its toolbar
-        self.wait()
+        self.wait()  # an empty new row reaches the script only with its first edit: no rerun to wait for
 
     # ------------------------------------------------------------------ screenshots
     def shot(self, name: str) -> None:
