@@ -91,3 +91,18 @@ RUN_MEMORY_BYTES = int(_env_number("CNNEDU_RUN_MEMORY_MB", 4096) * MB)
 MAX_IMAGES = 1_000_000
 #: Above this share of the budget a run starts with a warning.
 RUN_MEMORY_WARN = 0.5
+
+# ------------------------------------------------------------------ the NumPy network from scratch (003)
+
+#: The side (features, or height and width) of a gradient check's small input: the centred difference
+#: runs the layer twice per input value, in Python loops (16: conv x of 2×2×16×16 = 1,024 values, ~1 s).
+SCRATCH_MAX_SIZE = 16
+#: Examples in a gradient check's batch.
+SCRATCH_MAX_BATCH = 8
+#: Values in the data a NumPy-vs-torch training comparison may take (examples × features).
+SCRATCH_MAX_VALUES = 2_000_000
+#: Units in one hidden layer, and hidden layers, of that comparison's network.
+SCRATCH_MAX_HIDDEN = 1024
+SCRATCH_MAX_LAYERS = 8
+#: Epochs of that comparison.
+SCRATCH_MAX_EPOCHS = 50

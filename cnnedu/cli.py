@@ -1,9 +1,9 @@
 """`python -m cnnedu ...`: every thing the app does, as a command, for scripts, grading and tests.
 
 This file holds the parser and the error handling; the commands of each area live beside it
-(``cli_arch``: presets, summary, check; ``cli_train``: train, runs; ``cli_onnx``: export, predict) and
-register themselves with ``@command``. A user's mistake prints one clear line and exits with status 2;
-no traceback reaches a user.
+(``cli_arch``: presets, summary, check; ``cli_train``: train, runs; ``cli_onnx``: export, predict;
+``cli_scratch``: gradcheck) and register themselves with ``@command``. A user's mistake prints one clear
+line and exits with status 2; no traceback reaches a user.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def print_json(data: Any) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from cnnedu import cli_arch, cli_onnx, cli_train  # noqa: F401  (they register their commands)
+    from cnnedu import cli_arch, cli_onnx, cli_scratch, cli_train  # noqa: F401  (they register their commands)
 
     top = argparse.ArgumentParser(prog="python -m cnnedu", description="cnnedu: build, check, train, "
                                   "look inside, export and predict with CNNs from the coursework.")

@@ -87,3 +87,8 @@ class PredictError(CnnEduError):
 class StorageError(CnnEduError):
     """A folder or file cnnedu must write that cannot be written: a full disk, a quota, a read-only disk, no
     permission, a file where a folder should be."""
+
+
+class ScratchError(CnnEduError):
+    """A gradient check or a NumPy-from-scratch training run asked with settings it cannot use: an unknown
+    layer, an input too small or too large, a step h out of range."""
