@@ -12,7 +12,7 @@ network in plain PyTorch side by side.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -58,7 +58,8 @@ class GradientCheck:
 
 @dataclass
 class LayerCheck:
-    """A layer's forward output on ``inputs`` and the check of every gradient."""
+    """A layer's forward output on ``inputs`` and the check of every gradient. ``constants`` holds what the
+    layer reads without a gradient (softmax_loss: the labels ``y``; dropout: the mask's ``seed``)."""
 
     layer: str
     inputs: dict[str, np.ndarray]
@@ -66,6 +67,7 @@ class LayerCheck:
     grads: list[GradientCheck]
     h: float
     ok: bool
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def verdict(layer: str, error_numeric: float, error_torch: float, h: float) -> str:
@@ -134,7 +136,8 @@ def check_layer(layer: str, *, batch: int | None = None, size: int = 4, h: float
         e_num, e_torch = rel_error(analytic[name], numeric), rel_error(analytic[name], from_torch[name])
         grads.append(GradientCheck(name, value.shape, analytic[name], numeric, from_torch[name], e_num, e_torch,
                                    verdict(layer, e_num, e_torch, h)))
-    return LayerCheck(layer, inputs, np.asarray(output), grads, h, all(g.ok for g in grads))
+    return LayerCheck(layer, inputs, np.asarray(output), grads, h, all(g.ok for g in grads),
+                      {k: np.asarray(v) for k, v in constants.items()})
 
 
 def _numeric(spec, inputs: dict, constants: dict, name: str, dout: np.ndarray | None, h: float) -> np.ndarray:

@@ -7,6 +7,7 @@ passes are right the two loss curves agree to round-off (~1e-12) at every step.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,6 +90,10 @@ def compare_training(X: np.ndarray, y: np.ndarray, hidden_dims: list[int], *, nu
     return TrainingComparison(steps, numpy_loss, torch_loss, difference, epochs, batch_size, lr, list(hidden_dims))
 
 
+def _real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _whole(name: str, value, low: int, high: int) -> None:
     if not isinstance(value, int | np.integer) or isinstance(value, bool) or not low <= value <= high:
         raise ScratchError(f"{name} must be a whole number from {low} to {high}, not {value!r}.",
@@ -117,9 +122,9 @@ def _validate(X, y, hidden_dims, num_classes, epochs, batch_size, lr, reg, weigh
     _whole("epochs", epochs, 1, budgets.SCRATCH_MAX_EPOCHS)
     _whole("batch_size", batch_size, 1, len(X))
     for name, value, high in (("lr", lr, 10.0), ("weight_scale", weight_scale, 10.0)):
-        if not isinstance(value, int | float) or not (math.isfinite(value) and 0 < value <= high):
+        if not _real(value) or not (math.isfinite(value) and 0 < value <= high):
             raise ScratchError(f"{name} must be a number above 0 and at most {high:g}, not {value!r}.",
                                f"give {name} = 1e-2")
-    if not isinstance(reg, int | float) or not (math.isfinite(reg) and 0 <= reg <= 1e3):
+    if not _real(reg) or not (math.isfinite(reg) and 0 <= reg <= 1e3):
         raise ScratchError(f"reg must be a number from 0 to 1000, not {reg!r}.", "give reg = 0")
     return X, y.astype(np.int64)

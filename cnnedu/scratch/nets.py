@@ -67,7 +67,8 @@ class FullyConnectedNet:
     - ``dropout_keep_ratio``: probability of keeping a unit (1 = no dropout layers; see dropout.py).
     - ``normalization``: None or ``"batchnorm"`` (then ``gamma1``/``beta1``, … in params, ones and zeros).
     - ``seed``: if given, weights come from ``np.random.default_rng(seed)`` and every dropout layer uses
-      this seed, so its mask is the same on every call (for gradient checking, as in cs231n).
+      this seed, so its mask is the same on every call (for gradient checking, as in cs231n; to train
+      with dropout, leave seed None and seed NumPy instead).
     """
 
     def __init__(self, hidden_dims: list[int], input_dim: int = 1 * 36 * 120, num_classes: int = 4,
