@@ -38,6 +38,7 @@ PAGES = [
     PageInfo("pages/runs.py", "Runs", "runs", ":material/monitoring:"),
     PageInfo("pages/inside.py", "Look inside", "inside", ":material/visibility:"),
     PageInfo("pages/predict.py", "Predict", "predict", ":material/online_prediction:"),
+    PageInfo("pages/scratch.py", "From scratch", "scratch", ":material/calculate:"),
 ]
 # A classroom projector is often 1280×720: less empty margin around the page so that the tables fit.
 PROJECTOR_CSS = """<style>

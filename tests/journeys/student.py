@@ -89,6 +89,7 @@ class Student:
         box = self.page.locator('[data-testid="stSelectbox"]').filter(
             has=self.page.get_by_text(label, exact=True)).first
         combo = box.get_by_role("combobox")
+        box.locator('[data-baseweb="select"], [role="combobox"]').first.wait_for()  # drawn after a reload
         if not box.locator('[data-baseweb="select"]').count() and combo.count():  # Streamlit ≥ 1.5x
             return combo.first.input_value().strip()
         return box.locator('[data-baseweb="select"]').inner_text().strip()
@@ -143,10 +144,12 @@ class Student:
     def type_into(self, label: str, text: str) -> None:
         """Types into a text or number box and presses Enter (which submits it)."""
         box = self.page.get_by_label(label, exact=True)
+        changed = box.input_value() != text
         box.click()
+        before = runs_started(self.page)
         box.fill(text)
         box.press("Enter")
-        self.wait()
+        self.wait_rerun(before, changed)
 
     def choose(self, label: str, option: str) -> None:
         """Picks ``option`` (its visible text, or a part of it) in the selectbox ``label``."""
@@ -178,6 +181,24 @@ class Student:
             box.locator('[data-baseweb="select"]').click()
             self.page.locator('[role="option"]').filter(has_text=option).first.click()
         self.wait()
+
+    def slide(self, label: str, *keys: str) -> None:
+        """Moves the slider ``label`` with the keyboard, as a student can (ArrowLeft, Home, End, ...)."""
+        thumb = self._thumb(label)
+        thumb.focus()
+        before = runs_started(self.page)
+        for key in keys:
+            thumb.press(key)
+        self.wait_rerun(before)
+
+    def slider_value(self, label: str) -> str:
+        """What the slider ``label`` shows on its thumb."""
+        return self._thumb(label).get_attribute("aria-valuetext") or ""
+
+    def _thumb(self, label: str) -> Locator:
+        box = self.page.locator('[data-testid="stSlider"]').filter(
+            has=self.page.get_by_text(label, exact=True)).first
+        return box.get_by_role("slider").first
 
     def click(self, name: str | re.Pattern) -> None:
         """Clicks the visible button whose text is ``name`` (exactly, for a string)."""
