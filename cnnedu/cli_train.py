@@ -22,6 +22,7 @@ from cnnedu.errors import TrainError
 # (tests/test_train.py checks they match).
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
+ENGINES = ("torch", "numpy")
 
 
 def _train_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,6 +53,9 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="the same seed gives the same run on CPU (default 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
     p.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="torch (default), or numpy: seed 003's NumPy FullyConnectedNet trains a fully "
+                        "connected network (Flatten, Linear/ReLU layers) with SGD on the CPU")
     p.add_argument("--json", action="store_true", help="print one JSON document at the end")
 
 
@@ -75,7 +79,7 @@ def parse_augment(text: str) -> dict[str, Any]:
 
 _SETTINGS = ("arch", "dataset", "data_dir", "n_train", "n_test", "epochs", "batch_size", "optimizer", "lr",
              "momentum", "nesterov", "weight_decay", "scheduler", "step_size", "gamma", "normalize",
-             "val_split", "seed", "device", "threads")
+             "val_split", "seed", "device", "threads", "engine")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -119,9 +123,10 @@ class _Printer:
             self.epochs = event["epochs"]
             self.val_split = float(event["config"].get("val_split") or 0.0)
             shape = "×".join(map(str, ds["input_shape"]))
+            engine = " (NumPy engine)" if event["config"].get("engine") == "numpy" else ""
             self.line(f"{self.run_id_ref[0]}: {ds['title']}, {ds['n_train']} train"
                       f"{' + ' + str(ds['n_val']) + ' val' if ds['n_val'] else ''} + {ds['n_test']} test images "
-                      f"of {shape}; {event['params']:,} parameters; {event['device']}, {event['threads']} "
+                      f"of {shape}; {event['params']:,} parameters; {event['device']}{engine}, {event['threads']} "
                       f"thread(s); {event['steps_per_epoch']} steps of {event['batch_size']} per epoch")
             self.warn(event["warnings"])
         elif kind == "step" and self.tty:

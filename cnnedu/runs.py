@@ -666,6 +666,8 @@ def _spawn(run_id: str, token: str | None) -> None:
     folder = run_dir(run_id)
     env = dict(os.environ)
     env["CNNEDU_HOME"] = str(home())
+    # the NumPy engine's BLAS shares the cores as PyTorch does (threads_per_run); it reads this at start-up
+    env.setdefault("OPENBLAS_NUM_THREADS", str(threads_per_run()))
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
@@ -994,7 +996,8 @@ def _save(run_id: str, token: str | None, result, checkpoint: bool) -> None:
         "training": {"run_id": run_id, "dataset": config.dataset, "status": status,
                      "test_acc": result.test_acc, "epochs": epoch, "epochs_planned": config.epochs,
                      "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,
-                     "normalize": config.normalize, "flip": config.flip, "crop": config.crop, "seed": config.seed},
+                     "normalize": config.normalize, "flip": config.flip, "crop": config.crop, "seed": config.seed,
+                     "engine": config.engine},
         "dataset": result.dataset,
         "status": status,
         "test_acc": result.test_acc,

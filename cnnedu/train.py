@@ -15,6 +15,9 @@ What happens, in order:
    an explanation; ``should_stop()`` returning True stops it within one batch, keeping what it measured.
 5. At the end: the test accuracy of every class and the confusion matrix.
 
+``TrainConfig(engine="numpy")`` trains a fully connected network with seed 003's NumPy network instead
+(cnnedu/train_numpy.py): the same data, batches, initial weights and events; ``train`` picks the engine.
+
 Events are plain dicts with a ``"kind"``; the run store (``cnnedu.runs``) writes them to SQLite, the CLI
 prints them. Epochs and steps count from 1; accuracies are fractions (0.93, not 93).
 
@@ -54,6 +57,9 @@ from cnnedu.userinput import read_json
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: "torch": PyTorch trains the network (any spec). "numpy": seed 003's NumPy FullyConnectedNet trains it
+#: (fully connected networks only, SGD, on the CPU; see cnnedu/train_numpy.py).
+ENGINES = ("torch", "numpy")
 
 #: The learning rate used when a config leaves ``lr`` empty: the usual starting point for each optimizer.
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001}
@@ -78,6 +84,7 @@ class TrainConfig:
     mean and divides by the std measured on the training split. ``val_split`` holds out that fraction of
     the training images for validation. ``convert_input`` lets the trainer convert images whose shape does
     not match the network (grayscale ↔ RGB, resize). ``threads=None`` leaves PyTorch's thread count alone.
+    ``engine`` is "torch" or "numpy" (``ENGINES``); a config written before it existed loads as "torch".
     """
 
     arch: str | dict[str, Any] = "mnist-cnn"
@@ -105,6 +112,7 @@ class TrainConfig:
     threads: int | None = None
     eval_batch_size: int = 1000
     log_every: int | None = None  # steps between "step" events; None: about 50 per epoch
+    engine: str = "torch"
 
     @property
     def learning_rate(self) -> float:
@@ -198,6 +206,12 @@ class TrainConfig:
             whole("threads", self.threads, 1, 1024)
         if self.log_every is not None:
             whole("log_every", self.log_every, 1, 10**6)
+        if self.engine not in ENGINES:
+            raise bad("engine", self.engine, f"one of {', '.join(ENGINES)}")
+        if self.engine == "numpy":
+            from cnnedu.train_numpy import check_numpy_settings
+
+            check_numpy_settings(self)
 
 
 # ------------------------------------------------------------------------------------------------ result
@@ -299,6 +313,10 @@ def check_network(spec: Spec, config: TrainConfig, batch_size: int | None = None
     a = analyze(spec)
     if a.error is not None:
         raise a.error  # the layers do not fit together: say so now, with the layer, not in the worker
+    if config.engine == "numpy":
+        from cnnedu.train_numpy import numpy_layout
+
+        numpy_layout(spec)  # a layer the NumPy network cannot express is refused now, by name
     if a.totals.trainable_params == 0:
         kinds = ", ".join(dict.fromkeys(str(layer.get("type")) for layer in spec.layers)) or "none"
         raise TrainError(f"The network has no weights to learn: its layers ({kinds}) have no parameters, so "
@@ -547,6 +565,10 @@ def train(config: TrainConfig | dict[str, Any], on_event: OnEvent | None = None,
     try:
         if isinstance(config, dict):
             config = TrainConfig.from_dict(config)
+        if config.engine == "numpy":  # the one place the engines part ways
+            from cnnedu.train_numpy import train_numpy
+
+            return train_numpy(config, emit, stop, on_epoch)
         return _train(config, emit, stop, on_epoch)
     except CnnEduError as err:
         emit({"kind": "failed", "message": str(err)})
@@ -567,28 +589,10 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
         warnings.append(SOFTMAX_WARNING)
 
     # ---- data: uint8 on the device, a validation split, the normalisation statistics
-    from cnnedu import data
-
-    ds = load_data(config, spec, warnings)
-    train_x, train_y, val_x, val_y = ds.train_x, ds.train_y, None, None
-    if config.val_split > 0:
-        train_x, train_y, val_x, val_y = data.split_validation(train_x, train_y, config.val_split, config.seed)
-        if len(val_y) == 0:  # every class too small to give one: say so, never "val acc 0.00%"
-            warnings.append(f"val_split {config.val_split:g} leaves no validation images (every class has "
-                            "fewer than 2 training images): validation is skipped.")
-            val_x = val_y = None
+    d = training_data(config, spec, warnings)
+    ds, train_x, train_y, val_x, val_y, mean, std = d.ds, d.train_x, d.train_y, d.val_x, d.val_y, d.mean, d.std
     n = len(train_y)
-    if n < 2:
-        raise TrainError(f"There are only {n} training images: too few to train on.",
-                         "Use more training images (n_train) or a smaller validation split.")
-    warnings.extend(check_network(spec, config, min(config.batch_size, n)))  # no weights, too big: refused
     eval_batch = _eval_batch(spec, config, min(config.batch_size, n))
-    channels = spec.input_shape[0]
-    if config.normalize:
-        mean, std = data.channel_stats(train_x)
-        mean, std = [float(m) for m in mean], [max(float(s), 1e-3) for s in std]
-    else:
-        mean, std = [0.0] * channels, [1.0] * channels
     train_x, train_y = train_x.to(device), train_y.to(device)
     test_x, test_y = ds.test_x.to(device), ds.test_y.to(device)
     if val_x is not None:
@@ -611,7 +615,7 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
     optimizer = make_optimizer(config, model, fused=device.type == "cpu" and config.optimizer != "rmsprop"
                                and os.environ.get("CNNEDU_FUSED", "1") != "0")
     batch = min(config.batch_size, n)
-    steps_per_epoch = n // batch + (1 if n % batch > 1 else 0)  # a last batch of 1 would break BatchNorm
+    steps_per_epoch = epoch_steps(n, batch)
     scheduler, per_batch = make_scheduler(config, optimizer, steps_per_epoch)
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator().manual_seed(config.seed + 1)  # on the CPU: the same flips on every device
@@ -621,9 +625,7 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
     first_loss = None
 
     params = count_params(model)[0]
-    info = {"name": ds.name, "title": ds.title, "classes": list(ds.classes), "source": ds.source,
-            "n_train": n, "n_val": 0 if val_y is None else len(val_y), "n_test": len(test_y),
-            "input_shape": list(spec.input_shape)}
+    info = d.info(spec)
     result = TrainResult("done", "", config, spec, model, list(ds.classes), mean, std, kind, str(device),
                          params, info, warnings=warnings)
     emit({"kind": "start", "config": config.to_dict(), "spec": spec.to_dict(), "dataset": info,
@@ -696,9 +698,7 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
             if on_epoch is not None:
                 on_epoch(result)
     except _Stopped:
-        result.status = "cancelled"
-        result.message = (f"Stopped by the user at epoch {len(result.history) + 1}, step {step}; the metrics "
-                          "measured so far are kept.")
+        result.status, result.message = "cancelled", cancelled_message(result, step)
     except _Diverged as div:
         result.status = "failed"
         first = float(first_loss[0]) if first_loss is not None else None
@@ -708,10 +708,30 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
             raise TrainError(f"The batch does not fit in the memory of {device}.",
                              f"Try a smaller batch size than {batch}.") from None
         raise
+    return finish(result, step, t_start, train_seconds, test_y, preds, emit)
+
+
+def epoch_steps(n: int, batch: int) -> int:
+    """Steps per epoch over ``n`` images in batches of ``batch``: a last batch of 1 is left out (it would
+    break BatchNorm), so 65 images in batches of 64 make 1 step and 66 make 2."""
+    return n // batch + (1 if n % batch > 1 else 0)
+
+
+def cancelled_message(result: TrainResult, step: int) -> str:
+    return (f"Stopped by the user at epoch {len(result.history) + 1}, step {step}; the metrics measured so "
+            "far are kept.")
+
+
+def finish(result: TrainResult, step: int, t_start: float, train_seconds: float, test_y: torch.Tensor,
+           preds: torch.Tensor | None, emit: OnEvent) -> TrainResult:
+    """The end of a run (both engines): the per-class accuracy and confusion matrix of a finished run
+    (``preds``: the last epoch's test predictions), the final message, and the done/cancelled/failed
+    event."""
+    config = result.config
     result.steps = step
     result.seconds = time.perf_counter() - t_start
     if result.status == "done":
-        k = len(ds.classes)
+        k = len(result.classes)
         cm = confusion_matrix(test_y, preds, k)
         rows = cm.sum(1)
         result.confusion = cm.tolist()
@@ -726,6 +746,54 @@ def _train(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
           "seconds": result.seconds, "train_seconds": train_seconds, "per_class_acc": result.per_class_acc,
           "confusion": result.confusion, "classes": result.classes, "warnings": list(result.warnings)})
     return result
+
+
+@dataclass
+class TrainingData:
+    """A run's images as uint8 tensors on the CPU (the training split less the validation split), the
+    dataset they come from, and the per-channel normalisation statistics (0..1 units)."""
+
+    ds: Any  # cnnedu.data.Dataset: name, title, classes, source, test_x, test_y
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor | None
+    val_y: torch.Tensor | None
+    mean: list[float]
+    std: list[float]
+
+    def info(self, spec: Spec) -> dict[str, Any]:
+        """The "dataset" of the start event and of the results."""
+        ds = self.ds
+        return {"name": ds.name, "title": ds.title, "classes": list(ds.classes), "source": ds.source,
+                "n_train": len(self.train_y), "n_val": 0 if self.val_y is None else len(self.val_y),
+                "n_test": len(ds.test_y), "input_shape": list(spec.input_shape)}
+
+
+def training_data(config: TrainConfig, spec: Spec, warnings: list[str]) -> TrainingData:
+    """Load the run's data, hold out the validation split, refuse too few images or a network too big for
+    the batch (``check_network``; its warnings go to ``warnings``) and measure the normalisation."""
+    from cnnedu import data
+
+    ds = load_data(config, spec, warnings)
+    train_x, train_y, val_x, val_y = ds.train_x, ds.train_y, None, None
+    if config.val_split > 0:
+        train_x, train_y, val_x, val_y = data.split_validation(train_x, train_y, config.val_split, config.seed)
+        if len(val_y) == 0:  # every class too small to give one: say so, never "val acc 0.00%"
+            warnings.append(f"val_split {config.val_split:g} leaves no validation images (every class has "
+                            "fewer than 2 training images): validation is skipped.")
+            val_x = val_y = None
+    n = len(train_y)
+    if n < 2:
+        raise TrainError(f"There are only {n} training images: too few to train on.",
+                         "Use more training images (n_train) or a smaller validation split.")
+    warnings.extend(check_network(spec, config, min(config.batch_size, n)))  # no weights, too big: refused
+    channels = spec.input_shape[0]
+    if config.normalize:
+        mean, std = data.channel_stats(train_x)
+        mean, std = [float(m) for m in mean], [max(float(s), 1e-3) for s in std]
+    else:
+        mean, std = [0.0] * channels, [1.0] * channels
+    return TrainingData(ds, train_x, train_y, val_x, val_y, mean, std)
 
 
 def _eval_batch(spec: Spec, config: TrainConfig, batch: int) -> int:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cnnedu.errors import TrainError
-from cnnedu.train import OPTIMIZERS, SCHEDULERS, TrainConfig, train
+from cnnedu.train import ENGINES, OPTIMIZERS, SCHEDULERS, TrainConfig, train
 from tests.helpers import TINY, tiny
 
 
@@ -151,6 +151,7 @@ def test_the_cli_offers_exactly_the_trainers_choices():
     from cnnedu import cli_train
 
     assert cli_train.OPTIMIZERS == OPTIMIZERS and cli_train.SCHEDULERS == SCHEDULERS
+    assert cli_train.ENGINES == ENGINES
     assert cli_train.parse_augment("flip,crop") == {"flip": 0.5, "crop": 4}
     assert cli_train.parse_augment("flip=0.25, crop=2") == {"flip": 0.25, "crop": 2}
     with pytest.raises(TrainError, match="Unknown augmentation 'rotate'"):

@@ -145,6 +145,8 @@ def optimizer_text(config: dict[str, Any]) -> str:
         text += f" (momentum {_num(float(config['momentum']))}{', Nesterov' if config.get('nesterov') else ''})"
     if config.get("weight_decay"):
         text += f", wd {_num(float(config['weight_decay']))}"
+    if config.get("engine") == "numpy":
+        text += ", NumPy engine"
     return text
 
 
@@ -168,7 +170,8 @@ def comparable_settings(config: dict[str, Any]) -> dict[str, Any]:
         out["step_size"], out["gamma"] = config.get("step_size", 1), config.get("gamma", 0.1)
     out.update({"flip": config.get("flip", 0.0), "crop": config.get("crop", 0),
                 "normalize": bool(config.get("normalize", True)), "val_split": config.get("val_split", 0.0),
-                "seed": config.get("seed", 0), "device": config.get("device", "auto")})
+                "seed": config.get("seed", 0), "device": config.get("device", "auto"),
+                "engine": config.get("engine", "torch")})
     if isinstance(config.get("arch"), dict):  # two custom builds with the same name may still differ
         import hashlib
         import json
