@@ -12,7 +12,16 @@ from cnnedu import runs
 from cnnedu.data import DATASETS, find_local
 from cnnedu.errors import CnnEduError, TrainError
 from cnnedu.settings import parse_setting
-from cnnedu.train import DEFAULT_LR, DEVICES, OPTIMIZERS, SCHEDULERS, TrainConfig, check_network, pick_device
+from cnnedu.train import (
+    DEFAULT_LR,
+    DEVICES,
+    ENGINES,
+    OPTIMIZERS,
+    SCHEDULERS,
+    TrainConfig,
+    check_network,
+    pick_device,
+)
 from cnnedu.ui import train_form
 from cnnedu.ui.common import arch_picker, show_error
 from cnnedu.ui.nav import ensure_navigation
@@ -140,8 +149,12 @@ with settings:
     v["batch_size"] = number_box(cols[1], "Batch size", "train_batch")
     v["seed"] = number_box(cols[2], "Seed", "train_seed",
                            help="The same seed gives the same run on a CPU: same data, weights and batches.")
-    device = st.selectbox("Device", list(DEVICES), key="train_device", format_func=train_form.device_label,
-                          help="auto = a CUDA GPU if there is one, else Apple's MPS, else the CPU.")
+    cols = st.columns(2)
+    device = cols[0].selectbox("Device", list(DEVICES), key="train_device", format_func=train_form.device_label,
+                               help="auto = a CUDA GPU if there is one, else Apple's MPS, else the CPU.")
+    engine = cols[1].selectbox("Engine", list(ENGINES), key="train_engine", format_func=train_form.ENGINE_NAMES.get,
+                               help="NumPy: seed 003's FullyConnectedNet written from scratch (fully connected "
+                                    "networks, SGD, CPU only) — the From scratch page shows it beside PyTorch.")
     train_form.save(st.session_state)
 
     s = st.session_state
@@ -155,7 +168,7 @@ with settings:
             lr=v["lr"], momentum=v.get("momentum", 0.9), nesterov=s.train_nesterov and optimizer == "sgd",
             weight_decay=v["weight_decay"], scheduler=scheduler, step_size=v.get("step_size", 1),
             gamma=v.get("gamma", 0.1), flip=s.train_flip, crop=v["crop"], normalize=s.train_normalize,
-            val_split=v["val_split"], seed=v["seed"], device=device)
+            val_split=v["val_split"], seed=v["seed"], device=device, engine=engine)
         try:
             config.validate()
             if device != "auto":

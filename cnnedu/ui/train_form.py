@@ -40,11 +40,13 @@ DEFAULTS: dict[str, Any] = {
     "train_optimizer": "adam", "train_lr": "0.001", "train_momentum": "0.9", "train_nesterov": False,
     "train_weight_decay": "0", "train_scheduler": "none", "train_step_size": "1", "train_gamma": "0.1",
     "train_epochs": "5", "train_batch": "64", "train_seed": "0", "train_device": "auto",
+    "train_engine": "torch",
 }
 _KINDS = {"train_flip": float, "train_normalize": bool, "train_nesterov": bool}
 _OTHER = {"train_dataset": "dataset", "train_flip": "flip", "train_normalize": "normalize",
           "train_optimizer": "optimizer", "train_nesterov": "nesterov", "train_scheduler": "scheduler",
-          "train_device": "device"}
+          "train_device": "device", "train_engine": "engine"}
+ENGINE_NAMES = {"torch": "PyTorch", "numpy": "NumPy, from scratch (seed 003)"}
 
 
 def settings_from_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:

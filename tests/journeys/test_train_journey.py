@@ -182,6 +182,19 @@ def test_j5_nonsense_settings_and_files_get_a_message_where_they_happened(studen
     s.type_into("Epochs", "2")
     s.type_into("Learning rate", "1e-3")
     assert s.error_under("Learning rate") == "" and s.is_enabled(START)
+    # The NumPy engine of seed 003 trains fully connected networks with SGD: Adam, then a CNN, are refused.
+    s.choose("Engine", "NumPy")
+    assert "SGD (with or without momentum) only, not adam" in " ".join(s.errors())
+    assert not s.is_enabled(START)
+    s.choose("Optimizer", "SGD")
+    error = " ".join(s.errors())
+    assert "layer 0 (conv1, Conv2d)" in error and "Use the torch engine" in error, error
+    s.page.locator('[data-testid="stAlertContentError"]').first.scroll_into_view_if_needed()
+    s.shot("train-j5-numpy-engine-cnn")
+    s.reload()  # the engine is one of the settings kept in the address bar
+    assert "NumPy" in s.selected("Engine")
+    s.choose("Engine", "PyTorch")
+    assert s.errors() == [] and s.is_enabled(START)
 
     # Predict: a text file renamed .png gets a clear message, and a good image after it still works.
     open_train(s)
