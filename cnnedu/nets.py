@@ -323,8 +323,8 @@ def _warnings(index: int, name: str, layer: dict[str, Any], module: nn.Module,
     lost = unseen_pixels(module, shape)
     if lost:
         if lost.between:
-            fix = ("The stride is larger than the window's reach, so windows skip pixels between them; a "
-                   "smaller stride or a larger kernel would read them.")
+            fix = ("The windows (or the spread-out taps of a dilated kernel) step over pixels: a smaller stride "
+                   "or dilation, or a larger kernel, would read them.")
         elif isinstance(module, nn.Conv2d):
             fix = "More padding, or an input size that fits the stride, would keep them."
         else:

@@ -92,18 +92,13 @@ def _split(lost: list[int], size: int) -> tuple[int, int, int]:
 
 
 def _where(lost: list[int], size: int, unit: str) -> str:
+    """'the last 2 rows' / '4 rows (the last 2, 2 between the windows)'."""
     if not lost:
         return ""
     start, middle, end = _split(lost, size)
-
-    def count(n: int) -> str:
-        return f"{n} {unit}" + ("" if n == 1 else "s")
-
-    parts = []
-    if start:
-        parts.append(f"the first {count(start)}")
-    if end:
-        parts.append(f"the last {count(end)}")
-    if middle:
-        parts.append(f"{count(middle)} between the windows")
-    return ", ".join(parts)
+    units = f"{unit}{'' if len(lost) == 1 else 's'}"
+    parts = [text for n, text in ((start, f"the first {start}"), (end, f"the last {end}"),
+                                  (middle, f"{middle} between the windows")) if n]
+    if len(parts) == 1 and not middle:
+        return f"{parts[0]} {units}"
+    return f"{len(lost)} {units} ({', '.join(parts)})"
