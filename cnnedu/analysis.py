@@ -4,10 +4,18 @@ Shapes come from PyTorch itself (``nets.trace`` runs every layer on the ``meta``
 nothing). The formulas shown are computed separately and the tests check that they agree with those
 measured shapes, for every preset and for random specs.
 
-Conventions (as in torchinfo): multiply-adds count the products of convolutions and linear layers only;
-pooling, BatchNorm and activations count 0. Activation memory is the fp32 output of a layer for one
-image; a training step keeps every layer's output for the backward pass, so "per training image" adds
-them all up.
+Multiply-adds (MACs) for one image, under two conventions, both reported:
+
+- ``macs``: the papers' convention (MobileNet's 569 M, ResNet-18's 1.8 G): the products of convolutions
+  (output values × in_channels/groups × kh × kw) and linear layers (in × out) only. Pooling, BatchNorm,
+  activations and biases count 0.
+- ``macs_torchinfo``: torchinfo's convention (its "Total mult-adds"): ``macs`` plus one per bias value
+  and output position (a conv's bias: out_channels × H_out × W_out; a linear layer's: out_features) and,
+  for BatchNorm, its γ and β once (2 × channels, not per pixel).
+
+Activation memory is the fp32 output of a layer for one image; a training step keeps every layer's
+output for the backward pass, so "per training image" adds them all up — every call of a module (a
+block's ReLU runs twice, and both outputs are kept).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from torch import nn
 from cnnedu.errors import ArchitectureError
 from cnnedu.nets import BasicBlock, Bottleneck, DepthwiseSeparable, trace
 from cnnedu.spec import Spec, parse_spec
+from cnnedu.window import window_output
 
 BYTES_PER_VALUE = 4  # fp32
 
@@ -46,10 +55,12 @@ class Row:
     params: int
     trainable_params: int
     buffers: int  # values stored but not learned (BatchNorm's running mean and variance)
-    macs: int
+    macs: int  # multiply-adds, the papers' convention (products only; see the module docstring)
     activation_bytes: int
+    macs_torchinfo: int = 0  # multiply-adds as torchinfo counts them (adds bias and BatchNorm terms)
     kernel: str = ""
     note: str = ""
+    groups: int = 1  # a conv's groups (each filter sees in_channels / groups channels)
 
 
 @dataclass
@@ -59,9 +70,10 @@ class Totals:
     non_trainable_params: int
     buffers: int
     param_bytes: int  # fp32 size of the parameters
-    macs: int  # multiply-adds for one image
+    macs: int  # multiply-adds for one image, the papers' convention (products only)
     activation_bytes: int  # fp32 outputs of every layer for one image (what training keeps)
     input_bytes: int
+    macs_torchinfo: int = 0  # multiply-adds for one image as torchinfo counts them (adds biases, BatchNorm)
 
 
 @dataclass
@@ -78,6 +90,10 @@ class Analysis:
 
     def top_rows(self) -> list[Row]:
         return [r for r in self.rows if r.depth == 0]
+
+    def leaf_rows(self) -> list[Row]:
+        """The rows of the layers that compute (a block's sub-layers instead of the block), one per call."""
+        return _leaves(self.rows)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the CLI prints: ``layers`` (top-level), their ``sublayers``, ``totals``, problems."""
@@ -116,7 +132,7 @@ def analyze(spec: Spec | dict[str, Any] | str) -> Analysis:
             rows.extend(subs)
         else:
             rows.append(_leaf_row(index, name, spec.layers[index]["type"], module, in_shape, out_shape))
-    leaves = [r for r in rows if r.depth == 1 or not any(s.index == r.index and s.depth == 1 for s in rows)]
+    leaves = _leaves(rows)
     params = sum(r.params for r in rows if r.depth == 0)
     trainable = sum(r.trainable_params for r in rows if r.depth == 0)
     totals = Totals(
@@ -124,15 +140,23 @@ def analyze(spec: Spec | dict[str, Any] | str) -> Analysis:
         buffers=sum(r.buffers for r in rows if r.depth == 0), param_bytes=params * BYTES_PER_VALUE,
         macs=sum(r.macs for r in rows if r.depth == 0),
         activation_bytes=sum(r.activation_bytes for r in leaves),
-        input_bytes=math.prod(spec.input_shape) * BYTES_PER_VALUE)
+        input_bytes=math.prod(spec.input_shape) * BYTES_PER_VALUE,
+        macs_torchinfo=sum(r.macs_torchinfo for r in rows if r.depth == 0))
     return Analysis(spec, rows, totals, t.warnings, t.error)
+
+
+def _leaves(rows: list[Row]) -> list[Row]:
+    blocks = {r.index for r in rows if r.depth == 1}
+    return [r for r in rows if r.depth == 1 or r.index not in blocks]
 
 
 # -------------------------------------------------------------------------------------------- one row
 
 
 def _leaf_row(index: int, name: str, type_name: str, module: nn.Module, in_shape: tuple[int, ...],
-              out_shape: tuple[int, ...], depth: int = 0) -> Row:
+              out_shape: tuple[int, ...], depth: int = 0, again: bool = False) -> Row:
+    """One layer's row. ``again``: a second call of a module already in the table (a block's ReLU): its
+    output and multiply-adds count again, its parameters do not."""
     weights = sum(p.numel() for n, p in module.named_parameters() if not n.endswith("bias"))
     biases = sum(p.numel() for n, p in module.named_parameters() if n.endswith("bias"))
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
@@ -141,12 +165,17 @@ def _leaf_row(index: int, name: str, type_name: str, module: nn.Module, in_shape
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         note = (f"γ and β are learned ({weights + biases}); the running mean and variance ({buffers} values) "
                 "are buffers, not parameters")
+    macs = _macs(module, out_shape)
+    if again:
+        note = "the same module again: its output is kept too, its parameters are counted once"
+        weights = biases = trainable = buffers = 0
     return Row(index=index, name=name, type=type_name, depth=depth, input_shape=in_shape,
                output_shape=out_shape, formula=size_formula(module, in_shape, out_shape),
-               params_formula=params_formula(module), weights=weights, biases=biases,
-               params=weights + biases, trainable_params=trainable, buffers=buffers,
-               macs=_macs(module, out_shape), activation_bytes=math.prod(out_shape) * BYTES_PER_VALUE,
-               kernel=_kernel_text(module), note=note)
+               params_formula="0 (counted above)" if again else params_formula(module), weights=weights,
+               biases=biases, params=weights + biases, trainable_params=trainable, buffers=buffers,
+               macs=macs, activation_bytes=math.prod(out_shape) * BYTES_PER_VALUE,
+               macs_torchinfo=macs + _torchinfo_extra(module, out_shape), kernel=_kernel_text(module), note=note,
+               groups=getattr(module, "groups", 1) if isinstance(module, nn.Conv2d) else 1)
 
 
 Call = tuple[nn.Module, tuple[int, ...], tuple[int, ...]]
@@ -185,12 +214,13 @@ def _sub_rows(index: int, name: str, module: nn.Module, in_shape: tuple[int, ...
         calls = []
         with _record_calls() as calls, torch.no_grad():
             module(torch.zeros((2, *in_shape), device="meta"))
-    seen: list[tuple[str, nn.Module, tuple[int, ...], tuple[int, ...]]] = []
-    for mod, i, o in calls:
-        if id(mod) in child_names and not any(s[1] is mod and s[2] == i for s in seen):
-            seen.append((child_names[id(mod)], mod, i, o))
-    return [_leaf_row(index, f"{name}.{child_name}", type(mod).__name__, mod, i, o, depth=1)
-            for child_name, mod, i, o in seen]
+    rows, done = [], set()
+    for mod, i, o in calls:  # every call: a module used twice (a block's ReLU) keeps two outputs
+        if id(mod) in child_names:
+            rows.append(_leaf_row(index, f"{name}.{child_names[id(mod)]}", type(mod).__name__, mod, i, o,
+                                  depth=1, again=id(mod) in done))
+            done.add(id(mod))
+    return rows
 
 
 def _block_row(index: int, name: str, type_name: str, module: nn.Module, in_shape: tuple[int, ...],
@@ -212,7 +242,8 @@ def _block_row(index: int, name: str, type_name: str, module: nn.Module, in_shap
                weights=sum(r.weights for r in subs), biases=sum(r.biases for r in subs),
                params=sum(r.params for r in subs), trainable_params=sum(r.trainable_params for r in subs),
                buffers=sum(r.buffers for r in subs), macs=sum(r.macs for r in subs),
-               activation_bytes=math.prod(out_shape) * BYTES_PER_VALUE, note=note)
+               activation_bytes=math.prod(out_shape) * BYTES_PER_VALUE,
+               macs_torchinfo=sum(r.macs_torchinfo for r in subs), note=note)
 
 
 # ------------------------------------------------------------------------------------------- formulas
@@ -220,16 +251,6 @@ def _block_row(index: int, name: str, type_name: str, module: nn.Module, in_shap
 
 def _pair(v: Any) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def window_output(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
-                  ceil_mode: bool = False) -> int:
-    """The output length of a sliding window (conv or pool), as PyTorch computes it."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:  # the last window must start inside the input
-        out -= 1
-    return out
 
 
 def _window_text(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> str:
@@ -290,12 +311,24 @@ def params_formula(module: nn.Module) -> str:
 
 
 def _macs(module: nn.Module, out_shape: tuple[int, ...]) -> int:
+    """Multiply-adds, the papers' convention: the products of a conv or linear layer, nothing else."""
     if isinstance(module, nn.Conv2d):
         kh, kw = _pair(module.kernel_size)
         return math.prod(out_shape) * (module.in_channels // module.groups) * kh * kw
     if isinstance(module, nn.Linear):
         return module.in_features * module.out_features
     return 0
+
+
+def _torchinfo_extra(module: nn.Module, out_shape: tuple[int, ...]) -> int:
+    """What torchinfo adds to the products: every parameter that is not a conv or linear weight counts
+    once per output position for a conv (its bias: out_channels × H × W) and once otherwise (a linear
+    layer's bias, BatchNorm's γ and β)."""
+    extra = sum(p.numel() for n, p in module.named_parameters(recurse=False)
+                if not (n == "weight" and isinstance(module, (nn.Conv2d, nn.Linear))))
+    if isinstance(module, nn.Conv2d):
+        return extra * math.prod(out_shape[1:])
+    return extra
 
 
 def _kernel_text(module: nn.Module) -> str:
@@ -383,8 +416,7 @@ def training_memory(spec: Spec | dict[str, Any] | str, batch_size: int, optimize
 def eval_batch_limit(analysis: Analysis, estimate: MemoryEstimate) -> int:
     """The largest evaluation batch that needs no more memory than the training batch: without gradients
     only a layer's input and output are alive at once (3× the largest pair, to be safe)."""
-    leaves = [r for r in analysis.rows if r.depth == 1 or not any(
-        s.index == r.index and s.depth == 1 for s in analysis.rows)]
+    leaves = analysis.leaf_rows()
     peak = max((math.prod(r.input_shape) * BYTES_PER_VALUE + r.activation_bytes for r in leaves),
                default=analysis.totals.input_bytes)
     return max(1, estimate.activations // max(1, 3 * peak))

@@ -29,12 +29,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnnedu.analysis import Analysis, Row, analyze, window_output
+from cnnedu.analysis import Analysis, Row, analyze
 from cnnedu.errors import AnswersError, CnnEduError
 from cnnedu.nets import trace
 from cnnedu.spec import Spec, pair, parse_spec
 from cnnedu.spec import params as layer_params
 from cnnedu.userinput import read_json
+from cnnedu.window import window_output
 
 FIELDS = ("output_shape", "params", "total_params")
 _SHAPE_KEYS = ("output_shape", "shape", "output", "output_size", "size")
@@ -581,7 +582,7 @@ def _shape_mistakes(sheet: _Sheet, i: int, claim: tuple[int, ...]) -> list[_Mist
         found.append(_channel_mistake(sheet, i, claim[0]))
     if claim[1:] != correct[1:]:
         if t in _WINDOW_TYPES:
-            found.append(_window_mistake(sheet, i, claim[1:]))
+            found.extend(_window_mistake(sheet, i, claim[1:]))
         elif t in _BLOCK_TYPES:
             stride = layer_params(sheet.spec.layers[i])["stride"]
             if stride > 1 and claim[1:] == row.input_shape[1:]:
@@ -656,48 +657,74 @@ def _window(hw: tuple[int, ...], k: tuple[int, int], s: tuple[int, int], p: tupl
     return out if min(out) >= 1 else None
 
 
-def _window_mistake(sheet: _Sheet, i: int, claim_hw: tuple[int, ...]) -> _Mistake:
+def _window_mistake(sheet: _Sheet, i: int, claim_hw: tuple[int, ...]) -> list[_Mistake]:
+    """The slip that turns the right size into the student's; when several slips give the same number
+    (leaving out padding 1 at stride 2 and forgetting the + 1 both give 15 for 16), all of them."""
     row, name, layer = sheet.rows[i], sheet.names[i], sheet.spec.layers[i]
     in_hw, out_hw = row.input_shape[1:], row.output_shape[1:]
     is_pool = layer["type"] != "Conv2d"
     settings = _window_settings(layer)
     if settings is None:  # padding "same"
-        return _Mistake("same_padding", f'padding="same" adds just enough zeros to keep the size: '
-                        f"{_hw(in_hw)} stays {_hw(out_hw)}.")
+        return [_Mistake("same_padding", f'padding="same" adds just enough zeros to keep the size: '
+                         f"{_hw(in_hw)} stays {_hw(out_hw)}.")]
     k, s, p, d, ceil = settings
     claim_hw = tuple(claim_hw)
     if is_pool and claim_hw == in_hw:
-        return _Mistake("pool_ignored", f"You left the size unchanged, as if there were no pooling: {name} "
-                        f"({_kernel(k)} windows, stride {_one(s)}) shrinks {_hw(in_hw)} to {_hw(out_hw)}.")
+        return [_Mistake("pool_ignored", f"You left the size unchanged, as if there were no pooling: {name} "
+                         f"({_kernel(k)} windows, stride {_one(s)}) shrinks {_hw(in_hw)} to {_hw(out_hw)}.")]
     wrong_input = _wrong_input(sheet, i, claim_hw, settings)
     if wrong_input:
-        return wrong_input
-    checks = []
+        return [wrong_input]
+    found = [m for m, size in _window_slips(sheet, i, settings) if size == claim_hw]
+    if any(m.tag == "same_padding_assumed" for m in found):  # "divided by the stride" is the same story
+        found = [m for m in found if m.tag != "divided_only"]
+    if not found:
+        return [_Mistake("size", f"{name} receives {_hw(in_hw)}; the formula gives {_hw(out_hw)}.")]
+    if len(found) > 1:
+        found[0].hint = f"{len(found)} different slips give {_hw(claim_hw)}; check which one you made. " + found[0].hint
+        for m in found[1:]:
+            m.hint = "Or " + m.hint[0].lower() + m.hint[1:]
+    return found
+
+
+def _window_slips(sheet: _Sheet, i: int, settings: tuple) -> list[tuple[_Mistake, tuple[int, int] | None]]:
+    """Each slip a student makes with a conv or pool size, and the size it gives."""
+    row, name, layer = sheet.rows[i], sheet.names[i], sheet.spec.layers[i]
+    in_hw, out_hw = row.input_shape[1:], row.output_shape[1:]
+    k, s, p, d, ceil = settings
+    formula = f"⌊({in_hw[0]} − {k[0]} + 2·{p[0]})/{s[0]}⌋ + 1 = {out_hw[0]}"
+    out: list[tuple[_Mistake, tuple[int, int] | None]] = []
     if p != (0, 0):
-        checks.append(("padding_ignored", (k, s, (0, 0), d, ceil), f"You left out the padding: {name} pads "
-                       f"{_one(p)} pixel(s) on each side, which is the + 2·{_one(p)} in the formula."))
+        out.append((_Mistake("padding_ignored", f"You left out the padding: {name} pads {_one(p)} pixel(s) on "
+                             f"each side, which is the + 2·{_one(p)} in the formula."),
+                    _window(in_hw, k, s, (0, 0), d, ceil)))
     if s != (1, 1):
-        checks.append(("stride_ignored", (k, (1, 1), p, d, ceil), f"You left out the stride: {name} moves "
-                       f"{_one(s)} pixels at a time, so divide by {_one(s)} before the + 1."))
+        out.append((_Mistake("stride_ignored", f"You left out the stride: {name} moves {_one(s)} pixels at a "
+                             f"time, so divide by {_one(s)} before the + 1."), _window(in_hw, k, (1, 1), p, d, ceil)))
+    if s != k and k != (1, 1):  # (a 1×1 kernel as the stride is the stride left out)
+        default = ("a pooling layer's stride is its kernel size only when no stride is given"
+                   if layer["type"] != "Conv2d" else "only a pooling layer's stride defaults to its kernel size")
+        out.append((_Mistake("stride_is_kernel", f"You used the kernel size {_one(k)} as the stride: {name} "
+                             f"moves {_one(s)} pixel(s) at a time ({default})."), _window(in_hw, k, k, p, d, ceil)))
     if d != (1, 1):
-        checks.append(("dilation_ignored", (k, s, p, (1, 1), ceil), f"You left out the dilation: {name}'s "
-                       f"taps are {_one(d)} apart, so its {_kernel(k)} kernel spans "
-                       f"{_one(tuple(d[a] * (k[a] - 1) + 1 for a in (0, 1)))} pixels."))
-    flipped = tuple(1 - c for c in ceil)
+        span = _one(tuple(d[a] * (k[a] - 1) + 1 for a in (0, 1)))
+        out.append((_Mistake("dilation_ignored", f"You left out the dilation: {name}'s taps are {_one(d)} apart, "
+                             f"so its {_kernel(k)} kernel spans {span} pixels."), _window(in_hw, k, s, p, (1, 1), ceil)))
     rounding = ("You rounded down, but ceil_mode=True rounds the division up." if ceil[0]
                 else "You rounded up, but PyTorch rounds the division down (⌊ ⌋) unless ceil_mode=True.")
-    checks.append(("rounding", (k, s, p, d, flipped), rounding))
-    for tag, args, hint in checks:
-        if _window(in_hw, *args) == claim_hw:
-            return _Mistake(tag, hint)
-    no_plus_one = tuple(out_hw[a] - 1 for a in (0, 1))
-    if claim_hw == no_plus_one:
-        return _Mistake("off_by_one", f"You forgot the + 1: the first window sits at position 0, so "
-                        f"{name} fits ⌊({in_hw[0]} − {k[0]} + 2·{p[0]})/{s[0]}⌋ + 1 = {out_hw[0]} windows.")
-    if claim_hw == tuple(in_hw[a] // s[a] for a in (0, 1)):
-        return _Mistake("divided_only", f"You only divided by the stride; the kernel size counts too: "
-                        f"⌊({in_hw[0]} − {k[0]} + 2·{p[0]})/{s[0]}⌋ + 1 = {out_hw[0]}.")
-    return _Mistake("size", f"{name} receives {_hw(in_hw)}; the formula gives {_hw(out_hw)}.")
+    out.append((_Mistake("rounding", rounding), _window(in_hw, k, s, p, d, tuple(1 - c for c in ceil))))
+    out.append((_Mistake("off_by_one", f"You forgot the + 1: the first window sits at position 0, so {name} "
+                         f"fits {formula} windows."), tuple(out_hw[a] - 1 for a in (0, 1))))
+    if layer["type"] == "Conv2d":
+        same = tuple(-(-in_hw[a] // s[a]) for a in (0, 1))
+        rule = f"{_hw(in_hw)} stays" if s == (1, 1) else f"{_hw(in_hw)} divided by the stride, rounded up, is"
+        out.append((_Mistake("same_padding_assumed", f'You computed it as if {name} had padding "same" ({rule} '
+                             f"{_hw(same)}), but its padding is {_one(p)}, so the kernel shrinks the size: "
+                             f"{formula}."), same))
+    if s != (1, 1):
+        out.append((_Mistake("divided_only", f"You only divided by the stride; the kernel size counts too: "
+                             f"{formula}."), tuple(in_hw[a] // s[a] for a in (0, 1))))
+    return out
 
 
 def _wrong_input(sheet: _Sheet, i: int, claim_hw: tuple[int, ...], settings: tuple) -> _Mistake | None:
@@ -860,7 +887,8 @@ def _linear_mistake(sheet: _Sheet, i: int, claim: int) -> _Mistake:
         for b, extra in ((bias, ""), (0, " and leaves out the biases")):
             if (b or extra == "") and claim == features * f_out + b:
                 tag = "wrong_in_features" + ("+missing_bias" if extra else "")
-                return _Mistake(tag, f"Your count uses an input of {text} = {features} features ({where}){extra}; "
+                size = f"{features}" if text == str(features) else f"{text} = {features}"
+                return _Mistake(tag, f"Your count uses an input of {size} features ({where}){extra}; "
                                 f"{source}, so in_features = {f_in}: {row.params_formula}.")
     for b in (bias, 0):
         if claim > b and (claim - b) % f_out == 0:
@@ -954,8 +982,7 @@ def _grade_total(sheet: _Sheet, raw: Any, claim: int) -> Verdict:
             text.append(f"{'It' if wrong else 'Your total adds up your layer counts, but it'} leaves out "
                         f"layers that have parameters too: {listed}.")
         mistakes.append(_Mistake("sum_of_wrong_layers", " ".join(text)))
-    leaves = [r for r in sheet.analysis.rows
-              if r.depth == 1 or not any(s.depth == 1 and s.index == r.index for s in sheet.analysis.rows)]
+    leaves = sheet.analysis.leaf_rows()
     found = _find_components(claim, total, _components(sheet, leaves, layers=rows))
     if found:
         if mistakes:
@@ -1008,6 +1035,7 @@ def _components(sheet: _Sheet, leaves: list[Row], layers: list[Row] | None = Non
         part("bn_forgotten", "the BatchNorm parameters γ and β", bn, -1),
         part("bn_stats", "the BatchNorm running mean and variance (buffers, not learned parameters)", stats, 1),
     ]
+    candidates.append(_groups_ignored(leaves))
     for r in layers if layers is not None else leaves:
         if r.params:
             what = "the projection shortcut" if r.name.endswith(".shortcut") else "all of"
@@ -1019,6 +1047,24 @@ def _components(sheet: _Sheet, leaves: list[Row], layers: list[Row] | None = Non
             seen.add(c.delta)
             unique.append(c)
     return unique
+
+
+def _groups_ignored(leaves: list[Row]) -> _Component | None:
+    """A grouped (depthwise) conv counted as if each filter saw every input channel."""
+    grouped = [r for r in leaves if r.type == "Conv2d" and r.groups > 1]
+    if not grouped:
+        return None
+    extra = sum(r.weights * (r.groups - 1) for r in grouped)
+    if len(grouped) == 1:
+        r = grouped[0]
+        c = r.input_shape[0]
+        label = (f"weights for all {c} input channels in each filter of {r.name} ({r.weights * r.groups:,} "
+                 f"instead of {r.weights:,}: it has groups = {r.groups}, so each filter sees {c // r.groups} "
+                 f"channel{'' if c // r.groups == 1 else 's'})")
+    else:
+        label = (f"weights for all input channels in each filter of the {len(grouped)} grouped (depthwise) "
+                 f"convs ({extra:,} too many: a conv with groups = g gives each filter 1/g of the channels)")
+    return _Component("groups_ignored", label, extra, tuple(r.name for r in grouped))
 
 
 def _find_components(claim: int, correct: int, components: list[_Component]) -> _Mistake | None:

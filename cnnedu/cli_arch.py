@@ -100,7 +100,9 @@ def format_table(result: Analysis) -> str:
     lines += [f"parameters: {t.params:,} (trainable {t.trainable_params:,}; BatchNorm running statistics: "
               f"{t.buffers:,} buffer values, not parameters)",
               f"size of the parameters (fp32): {human_bytes(t.param_bytes)}",
-              f"multiply-adds per image: {t.macs:,} ({human_count(t.macs)})",
+              f"multiply-adds per image: {t.macs:,} ({human_count(t.macs)}; products only, as in the papers)",
+              f"multiply-adds per image as torchinfo counts them: {t.macs_torchinfo:,} "
+              f"({human_count(t.macs_torchinfo)}; also biases and BatchNorm)",
               f"activation memory per training image: {human_bytes(t.activation_bytes)}"]
     return "\n".join(lines)
 

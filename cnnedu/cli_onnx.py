@@ -59,6 +59,8 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"parity: largest difference between PyTorch and onnxruntime {report.max_abs_diff:.2g} on random "
           f"batches of {', '.join(map(str, report.batch_sizes_checked))} images "
           f"(allowed {report.tolerance:g} × the output's scale): passed")
+    for note in report.notes[1:]:  # the first says what the line above says
+        print(f"note: {note}")
     shape = "×".join(map(str, loaded.meta.input_shape))
     print(f"input {shape} {loaded.meta.channel_order}, mean {_floats(loaded.meta.mean)}, std "
           f"{_floats(loaded.meta.std)}; output {loaded.meta.output}; classes {', '.join(loaded.meta.classes)}")

@@ -3,7 +3,11 @@
 ONNX is a file format for a network's graph and weights that runs without PyTorch — in onnxruntime,
 in a browser, on a phone. Exporting is a translation, and translations can go wrong, so
 ``export_onnx`` does not trust it: after writing the file it runs the same random inputs through
-PyTorch and through onnxruntime and reports the largest difference between their outputs.
+PyTorch and through onnxruntime and reports the largest difference between their outputs. A check is
+only worth something if the outputs differ from input to input: an untrained deep network (MobileNet
+straight from its initialisation) gives the same scores for every image, and a file that ignored its
+input would pass. When PyTorch's outputs barely vary across the test inputs, the same network with
+perturbed weights (a seeded copy) is exported and checked too, and the report says so.
 
     report = export_onnx(model, meta, "lenet.onnx")
     print(report.max_abs_diff)          # e.g. 2.4e-07: the two runtimes agree
@@ -46,6 +50,9 @@ OUTPUT_NAME = "output"
 SLOW_EXPORT_SECONDS = 20.0
 #: protobuf cannot serialize a single message above 2 GiB; cnnedu files are one message.
 MAX_ONNX_BYTES = 2 * 1024**3 - 1
+#: PyTorch's outputs must vary across the test inputs by more than this many times the allowed difference
+#: for the parity check to mean something; otherwise a copy with perturbed weights is checked as well.
+MIN_SPREAD_FACTOR = 10.0
 #: How long the search for the layer that broke the export may take at most.
 CULPRIT_SEARCH_SECONDS = 60.0
 
@@ -64,6 +71,9 @@ class ExportReport:
     tolerance: float
     batch_sizes_checked: tuple[int, ...]
     notes: list[str]
+    output_spread: float = 0.0  # how much PyTorch's outputs vary across the test inputs (max − min)
+    perturbed_max_abs_diff: float | None = None  # the check on a copy with perturbed weights, when it ran
+    perturbed_note: str = ""  # why that check ran and what it found ("" when it did not run)
 
 
 def export_onnx(model: nn.Module, meta: ModelMeta, path: str | Path, *, tolerance: float = 1e-4,
@@ -100,8 +110,6 @@ def export_bytes(model: nn.Module, meta: ModelMeta, *, tolerance: float = 1e-4,
 
 
 def _export(model: nn.Module, meta: ModelMeta, *, tolerance: float, seed: int) -> tuple[bytes, ExportReport]:
-    import onnx
-
     problems = meta.problems()
     if problems:
         raise ExportError("The export metadata is not usable: " + "; ".join(problems) + ".")
@@ -123,6 +131,31 @@ def _export(model: nn.Module, meta: ModelMeta, *, tolerance: float, seed: int) -
         raise ExportError(f"The network has {out.shape[1]} outputs but the metadata names "
                           f"{meta.num_classes} classes.", "Give one class name per output.")
 
+    proto = _to_onnx(model, example, meta)
+    data = proto.SerializeToString()
+    max_diff, scale, sizes, spread = _parity(model, data, meta.input_shape, seed)
+    notes = [f"batch sizes {', '.join(map(str, sizes))} checked against PyTorch: largest difference "
+             f"{max_diff:.2g}"]
+    _check_parity(max_diff, tolerance * scale, "")
+    perturbed, note = None, ""
+    if spread <= MIN_SPREAD_FACTOR * tolerance * scale:  # the check above cannot tell a wrong file apart
+        perturbed, note = _perturbed_parity(model, example, meta, tolerance, seed, spread)
+        notes.append(note)
+    seconds = time.perf_counter() - start
+    if seconds > SLOW_EXPORT_SECONDS:
+        notes.append(f"the export took {seconds:.0f} s; the dynamo exporter is slow on large graphs")
+        log.warning("ONNX export took %.1f s", seconds)
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+    report = ExportReport(path=None, size_bytes=len(data), max_abs_diff=max_diff, opset=opset,
+                          seconds=seconds, tolerance=tolerance, batch_sizes_checked=sizes, notes=notes,
+                          output_spread=spread, perturbed_max_abs_diff=perturbed, perturbed_note=note)
+    return data, report
+
+
+def _to_onnx(model: nn.Module, example: torch.Tensor, meta: ModelMeta) -> Any:
+    """The network as a checked ONNX ModelProto with ``meta`` inside."""
+    import onnx
+
     try:
         with _quiet():
             program = torch.onnx.export(
@@ -138,28 +171,57 @@ def _export(model: nn.Module, meta: ModelMeta, *, tolerance: float, seed: int) -
     if proto.ByteSize() > MAX_ONNX_BYTES:
         raise ExportError("The network is too large for a single ONNX file (over 2 GB).",
                           "Use a smaller network.")
-    data = proto.SerializeToString()
     try:
-        onnx.checker.check_model(onnx.load_from_string(data))
+        onnx.checker.check_model(onnx.load_from_string(proto.SerializeToString()))
     except Exception as err:
         raise ExportError(f"The exporter wrote an invalid ONNX model: {_first_line(err)}") from None
+    return proto
 
-    max_diff, scale, sizes = _parity(model, data, meta.input_shape, seed)
-    seconds = time.perf_counter() - start
-    notes = [f"batch sizes {', '.join(map(str, sizes))} checked against PyTorch: largest difference "
-             f"{max_diff:.2g}"]
-    if seconds > SLOW_EXPORT_SECONDS:
-        notes.append(f"the export took {seconds:.0f} s; the dynamo exporter is slow on large graphs")
-        log.warning("ONNX export took %.1f s", seconds)
-    if max_diff > tolerance * scale:
+
+def _check_parity(max_diff: float, allowed: float, which: str) -> None:
+    if max_diff > allowed:
         raise ExportError(
-            f"The ONNX model's outputs differ from PyTorch's by up to {max_diff:.3g} (allowed: "
-            f"{tolerance * scale:.3g}); the exported file would not predict like your network.",
+            f"The ONNX model's outputs{which} differ from PyTorch's by up to {max_diff:.3g} (allowed: "
+            f"{allowed:.3g}); the exported file would not predict like your network.",
             "Report this network to the cnnedu maintainers; a looser tolerance hides real errors.")
-    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
-    report = ExportReport(path=None, size_bytes=len(data), max_abs_diff=max_diff, opset=opset,
-                          seconds=seconds, tolerance=tolerance, batch_sizes_checked=sizes, notes=notes)
-    return data, report
+
+
+def _perturbed_parity(model: nn.Module, example: torch.Tensor, meta: ModelMeta, tolerance: float, seed: int,
+                      spread: float) -> tuple[float, str]:
+    """The parity check again, on a copy of the network with perturbed weights (whose outputs do vary):
+    the same graph, so a translation that ignored the input or mixed up layers would show here."""
+    probe = _perturbed_copy(model, seed)
+    max_diff, scale, _, probe_spread = _parity(probe, _to_onnx(probe, example, meta).SerializeToString(),
+                                               meta.input_shape, seed)
+    _check_parity(max_diff, tolerance * scale, " (with perturbed weights)")
+    note = (f"PyTorch gives (almost) the same output for every test input (it varies by {spread:.2g}; an "
+            f"untrained network?), so that check alone proves little: the same network with perturbed weights "
+            f"(outputs varying by {probe_spread:.2g}) was exported and checked too, largest difference "
+            f"{max_diff:.2g}")
+    if probe_spread <= MIN_SPREAD_FACTOR * tolerance * scale:
+        note += "; its outputs still do not depend on the input, so the check cannot tell much"
+    return max_diff, note + "."
+
+
+def _perturbed_copy(model: nn.Module, seed: int) -> nn.Module:
+    """A copy with seeded new values: He-normal weights (each layer keeps its signal's size), small
+    biases, BatchNorm scales near 1 and running statistics near (0, 1)."""
+    probe = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        for name, value in [*probe.named_parameters(), *probe.named_buffers()]:
+            if not value.is_floating_point():
+                continue
+            noise = torch.randn(value.shape, generator=generator)
+            if value.dim() >= 2:
+                value.copy_(noise * (2.0 / max(1, value[0].numel())) ** 0.5)
+            elif name.endswith("running_var"):
+                value.copy_(torch.rand(value.shape, generator=generator) + 0.5)
+            elif name.endswith("weight"):
+                value.copy_(1.0 + 0.1 * noise)
+            else:
+                value.copy_(0.1 * noise)
+    return probe.eval()
 
 
 def _cpu_eval_copy(model: nn.Module) -> nn.Module:
@@ -178,8 +240,9 @@ def _random_batch(input_shape: tuple[int, int, int], n: int, seed: int) -> torch
 
 
 def _parity(model: nn.Module, data: bytes, input_shape: tuple[int, int, int],
-            seed: int) -> tuple[float, float, tuple[int, ...]]:
-    """Run batches of 1, 3 and 4 through PyTorch and onnxruntime; return (max |diff|, scale, sizes)."""
+            seed: int) -> tuple[float, float, tuple[int, ...], float]:
+    """Run batches of 1, 3 and 4 through PyTorch and onnxruntime; return (max |diff|, scale, sizes, spread):
+    the spread is how much PyTorch's outputs vary across all the test images (largest max − min)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -191,6 +254,7 @@ def _parity(model: nn.Module, data: bytes, input_shape: tuple[int, int, int],
         raise ExportError(f"onnxruntime cannot load the exported model: {_first_line(err)}") from None
     sizes = (1, 3, 4)
     worst, scale = 0.0, 1.0
+    outputs = []
     for i, n in enumerate(sizes):
         x = _random_batch(input_shape, n, seed + 1 + i)
         with torch.no_grad():
@@ -211,7 +275,9 @@ def _parity(model: nn.Module, data: bytes, input_shape: tuple[int, int, int],
                               "Train it again with a smaller learning rate.")
         worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - expected))))
         scale = max(scale, float(np.max(np.abs(expected))))
-    return worst, scale, sizes
+        outputs.append(expected.astype(np.float64))
+    every = np.concatenate(outputs)
+    return worst, scale, sizes, float(np.max(every.max(axis=0) - every.min(axis=0)))
 
 
 # --------------------------------------------------------------------------------- naming the culprit

@@ -21,6 +21,7 @@ from torch import nn
 
 from cnnedu.errors import ArchitectureError
 from cnnedu.spec import LAYER_TYPES, Spec, pair, params, parse_spec
+from cnnedu.window import AxisWindow, Unseen
 
 # ------------------------------------------------------------------------------------------------ blocks
 
@@ -53,6 +54,8 @@ class BasicBlock(nn.Module):
     """ResNet basic block: conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, then ReLU.
 
     With ``preact=True`` (full pre-activation, He et al. 2016): BN → ReLU → conv, twice, plus the shortcut.
+    As in the paper (and TensorFlow's official ResNet v2, which 004 follows), the identity shortcut carries
+    the block's input itself; a projection shortcut reads the pre-activated input (it is a 1×1 conv).
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, preact: bool = False):
@@ -70,9 +73,9 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.preact:
-            x = self.relu(self.bn0(x))
-            identity = x if self.shortcut is None else self.shortcut(x)
-            out = self.conv2(self.relu(self.bn1(self.conv1(x))))
+            out = self.relu(self.bn0(x))
+            identity = x if self.shortcut is None else self.shortcut(out)
+            out = self.conv2(self.relu(self.bn1(self.conv1(out))))
             return out + identity
         identity = x if self.shortcut is None else self.shortcut(x)
         out = self.relu(self.bn1(self.conv1(x)))
@@ -83,7 +86,8 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     """ResNet bottleneck: conv1×1 (reduce to ``width``) → conv3×3 → conv1×1 (expand), plus the shortcut.
 
-    The stride sits on the first 1×1 conv, as in 004. ``preact=True`` moves BN and ReLU before each conv.
+    The stride sits on the first 1×1 conv, as in 004. ``preact=True`` moves BN and ReLU before each conv
+    (shortcuts as in ``BasicBlock``: the identity carries the input, a projection reads it pre-activated).
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, width: int | None = None,
@@ -105,9 +109,9 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.preact:
-            x = self.relu(self.bn0(x))
-            identity = x if self.shortcut is None else self.shortcut(x)
-            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.relu(self.bn0(x))
+            identity = x if self.shortcut is None else self.shortcut(out)
+            out = self.relu(self.bn1(self.conv1(out)))
             out = self.relu(self.bn2(self.conv2(out)))
             return self.conv3(out) + identity
         identity = x if self.shortcut is None else self.shortcut(x)
@@ -170,7 +174,7 @@ def trace(spec: Spec | dict[str, Any] | str, device: str | torch.device = "meta"
             result.modules.append(module)
             result.in_shapes.append(shape)
             result.out_shapes.append(tuple(y.shape[1:]))
-            result.warnings.extend((index, w) for w in _warnings(index, result.names[index], layer, shape))
+            result.warnings.extend((index, w) for w in _warnings(index, result.names[index], layer, module, shape))
             x = y
     _check_output(result)
     return result
@@ -306,28 +310,47 @@ def _check_window(where: str, index: int, shape: tuple[int, ...], kernel: Any, p
                 layer=index, received=f"{shape[1]}×{shape[2]}", needed=f"at least {span}×{span}")
 
 
-def _warnings(index: int, name: str, layer: dict[str, Any], shape: tuple[int, ...]) -> list[str]:
-    """A stride that does not divide evenly drops border pixels: say how many."""
+def _warnings(index: int, name: str, layer: dict[str, Any], module: nn.Module,
+              shape: tuple[int, ...]) -> list[str]:
+    """Padding "same" with an even kernel pads unevenly; a window layer may never read some pixels."""
+    out = []
     p = params(layer)
     if layer["type"] == "Conv2d" and p["padding"] == "same":
         k = pair(p["kernel_size"])
         if k[0] % 2 == 0 or k[1] % 2 == 0:
-            return [f"Layer {index} ({name}): padding \"same\" with an even kernel pads one pixel more on the "
-                    "bottom/right than on the top/left. An odd kernel (3, 5) pads evenly."]
-    if layer["type"] not in ("Conv2d", "MaxPool2d", "AvgPool2d") or isinstance(p["padding"], str):
-        return []
-    if layer["type"] == "MaxPool2d" and p["ceil_mode"]:
-        return []
-    k, pad = pair(p["kernel_size"]), pair(p["padding"])
-    d = pair(p.get("dilation", 1))
-    s = pair(p["stride"] or p["kernel_size"])
-    left = [(shape[1 + a] + 2 * pad[a] - d[a] * (k[a] - 1) - 1) % s[a] for a in (0, 1)]
-    if not any(left):
-        return []
-    lost = {(True, True): f"{left[0]} row(s) and {left[1]} column(s)", (True, False): f"{left[0]} row(s)",
-            (False, True): f"{left[1]} column(s)"}[(left[0] > 0, left[1] > 0)]
-    return [f"Layer {index} ({name}): the stride does not divide the {shape[1]}×{shape[2]} input evenly — "
-            f"the last {lost} are never seen. Padding or ceil_mode would keep them."]
+            out.append(f"Layer {index} ({name}): padding \"same\" with an even kernel pads one pixel more on "
+                       "the bottom/right than on the top/left. An odd kernel (3, 5) pads evenly.")
+    lost = unseen_pixels(module, shape)
+    if lost:
+        if lost.between:
+            fix = ("The windows (or the spread-out taps of a dilated kernel) step over pixels: a smaller stride "
+                   "or dilation, or a larger kernel, would read them.")
+        elif isinstance(module, nn.Conv2d):
+            fix = "More padding, or an input size that fits the stride, would keep them."
+        else:
+            fix = "Padding or ceil_mode=True would keep them."
+        out.append(f"Layer {index} ({name}): no window reaches {lost.describe()} of the {shape[1]}×{shape[2]} "
+                   f"input, so these pixels are never seen. {fix}")
+    return out
+
+
+def unseen_pixels(module: nn.Module, shape: tuple[int, ...]) -> Unseen | None:
+    """The input rows and columns that no window of a conv or pooling layer reads (``None`` for other
+    layers), from the layer's own kernel, stride, padding, dilation and ceil_mode. Zero padding is not
+    a pixel: a 7×7/2 conv with padding 3 on 224×224 reads every pixel."""
+    if not isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) or len(shape) != 3:
+        return None
+    k, s = pair(module.kernel_size), pair(module.stride)
+    d = pair(getattr(module, "dilation", 1))
+    ceil = bool(getattr(module, "ceil_mode", False))
+    axes = []
+    for a in (0, 1):
+        if module.padding == "same":
+            axes.append(AxisWindow.same(shape[1 + a], k[a], d[a]))
+        else:
+            pad = (0, 0) if module.padding == "valid" else pair(module.padding)
+            axes.append(AxisWindow(shape[1 + a], k[a], s[a], pad[a], d[a], ceil))
+    return Unseen(axes[0].unseen_positions(), axes[1].unseen_positions(), shape[1], shape[2])
 
 
 def _check_output(result: Trace) -> None:

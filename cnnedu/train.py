@@ -327,7 +327,7 @@ def check_network(spec: Spec, config: TrainConfig, batch_size: int | None = None
     batch = batch_size or config.batch_size
     est = training_memory(spec, batch, config.optimizer, config.momentum, analysis=a)
     budget = budgets.RUN_MEMORY_BYTES
-    leaves = [r for r in a.rows if r.depth == 1 or not any(s.index == r.index and s.depth == 1 for s in a.rows)]
+    leaves = a.leaf_rows()
     big = max(leaves, key=lambda r: r.activation_bytes, default=None)
     where = (f"; the largest output is {big.name}'s, {human_bytes(big.activation_bytes)} per image"
              if big is not None else "")

@@ -10,7 +10,7 @@ from cnnedu.codegen import pytorch_source
 from cnnedu.errors import CnnEduError
 from cnnedu.spec import LAYER_TYPES, parse_spec
 from cnnedu.ui import build_editor as editor
-from cnnedu.ui.common import analysis_frame, current_build, show_error, show_totals
+from cnnedu.ui.common import analysis_columns, analysis_frame, current_build, show_error, show_totals
 from cnnedu.ui.layer_table import field_help, layers_from_rows, rows_from_layers
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.state import keep, set_the_build
@@ -131,16 +131,7 @@ with tabs[1]:
         frame = analysis_frame(result)
         with st.container(key="build_analysis"):
             st.dataframe(frame, hide_index=True, width="stretch", height=min(35 * (len(frame) + 1) + 3, 520),
-                         column_config={  # widths that fit the numbers and formulas of the coursework nets
-                             "#": st.column_config.TextColumn(width=30),
-                             "layer": st.column_config.TextColumn(width=75),
-                             "type": st.column_config.TextColumn(width=85),
-                             "input": st.column_config.TextColumn(width=80),
-                             "output": st.column_config.TextColumn(width=80),
-                             "output size formula": st.column_config.TextColumn(width=220),
-                             "params": st.column_config.NumberColumn(format="localized", width=100),
-                             "params formula": st.column_config.TextColumn(width=150),
-                             "MACs": st.column_config.NumberColumn(format="localized", width=110)})
+                         column_config=analysis_columns())
 with tabs[2]:
     if result is not None and result.ok:
         source = pytorch_source(spec)

@@ -57,8 +57,8 @@ if source == "A finished training run":
                 f"Exported **{run_id}** to ONNX ({report.size_bytes / 1e3:,.1f} kB, opset {report.opset}) in "
                 f"{report.seconds:.1f} s. Parity check: on random batches of "
                 f"{', '.join(map(str, report.batch_sizes_checked))} images, PyTorch and onnxruntime differ by "
-                f"at most **{report.max_abs_diff:.2g}** (allowed: {report.tolerance:g} × the output's scale).",
-                icon=":material/check_circle:")
+                f"at most **{report.max_abs_diff:.2g}** (allowed: {report.tolerance:g} × the output's scale). "
+                f"{report.perturbed_note}", icon=":material/check_circle:")
             cols[1].download_button("Download the .onnx", data, file_name=f"{run_id}.onnx",
                                     mime="application/octet-stream", key="download_onnx",
                                     help="One self-contained file: the graph, the weights and cnnedu's metadata "

@@ -321,14 +321,20 @@ class PreActBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, stride=1, padding=1, bias=False)
 
     def forward(self, x):
-        shortcut = x if self.proj_shortcut is None else self.proj_shortcut(x)
-        out = self.conv1(F.relu(self.bn1(x)))
+        out = F.relu(self.bn1(x))
+        shortcut = x if self.proj_shortcut is None else self.proj_shortcut(out)  # see BottleneckBlock
+        out = self.conv1(out)
         out = self.conv2(F.relu(self.bn2(out)))
         return out + shortcut
 
 
 class BottleneckBlock(nn.Module):
-    """004 ``bottleneck_block`` (pre-activation): BN-ReLU-1x1 (stride here), BN-ReLU-3x3, BN-ReLU-1x1."""
+    """004 ``bottleneck_block`` (pre-activation): BN-ReLU-1x1 (stride here), BN-ReLU-3x3, BN-ReLU-1x1.
+
+    The printed tree registers ``proj_shortcut`` right after ``bottle_BN1``: as in TensorFlow's official
+    ResNet v2 (whose names and momentum 0.997 the document uses) and He et al. 2016, the projection reads
+    the input after the first BN-ReLU, while an identity shortcut carries the input itself.
+    """
 
     def __init__(self, in_ch, out_ch, stride):
         super().__init__()
@@ -343,8 +349,9 @@ class BottleneckBlock(nn.Module):
         self.bottle_batch_relu = nn.ReLU()
 
     def forward(self, x):
-        shortcut = x if self.proj_shortcut is None else self.proj_shortcut(x)
-        out = self.bottle_conv1(self.bottle_batch_relu(self.bottle_BN1(x)))
+        out = self.bottle_batch_relu(self.bottle_BN1(x))
+        shortcut = x if self.proj_shortcut is None else self.proj_shortcut(out)
+        out = self.bottle_conv1(out)
         out = self.bottle_conv2(self.bottle_batch_relu(self.bottle_BN2(out)))
         out = self.bottle_conv3(self.bottle_batch_relu(self.bottle_BN3(out)))
         return out + shortcut

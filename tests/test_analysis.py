@@ -184,3 +184,35 @@ def test_an_unnamed_layer_added_to_a_preset_gets_a_free_name():
     spec["layers"].insert(8, {"type": "Linear", "out_features": 120})
     names = analyze(spec).spec.names()
     assert len(set(names)) == len(names) and "fc4" in names
+
+
+def test_multiply_adds_in_both_conventions_by_hand():
+    """LeNet on CIFAR-10. Products: conv1 6·28·28·(3·5·5) = 352,800, conv2 16·10·10·(6·5·5) = 240,000, fc
+    400·120 + 120·84 + 84·10 = 58,920 → 651,720. torchinfo adds each bias once per output position:
+    6·28·28 + 16·10·10 + 120 + 84 + 10 = 6,518 → 658,238."""
+    result = analyze(preset_spec("lenet-cifar10"))
+    assert (result.totals.macs, result.totals.macs_torchinfo) == (651_720, 658_238)
+    conv1 = result.rows[0]
+    assert (conv1.macs, conv1.macs_torchinfo) == (352_800, 352_800 + 6 * 28 * 28)
+    # BatchNorm: torchinfo counts γ and β once (2·6 + 2·16 = 44), not per pixel
+    assert analyze(preset_spec("lenet-cifar10-bn")).totals.macs_torchinfo == 658_238 + 44
+
+
+@pytest.mark.parametrize("preset_id", ["resnet-cifar10", "resnet-cifar10-preact"])
+def test_activation_memory_counts_every_call_of_a_module(preset_id):
+    """A block's ReLU runs twice on same-shaped inputs; both outputs are kept for the backward pass.
+    Measured with plain forward hooks on every leaf module: the sum of all outputs, call by call."""
+    model = trace(preset_spec(preset_id)).model().eval()
+    sizes = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out[0].numel() * 4))
+             for m in model.modules() if not list(m.children())]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 32, 32, device="meta"))
+    for hook in hooks:
+        hook.remove()
+    result = analyze(preset_spec(preset_id))
+    assert result.totals.activation_bytes == sum(sizes)
+    assert len(result.leaf_rows()) == len(sizes)
+    block = [r for r in result.rows if r.name.startswith("stack0_block0.")]
+    relus = [r for r in block if r.type == "ReLU"]
+    assert len(relus) == 2 and relus[1].params == 0 and "counted once" in relus[1].note

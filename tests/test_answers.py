@@ -2,8 +2,10 @@
 and right answers (in either channel order) are marked right."""
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from cnnedu.analysis import analyze
 from cnnedu.answers import AnswersError, AnswerSheet, evaluate, grade, read_count, read_shape, verdict_table
@@ -123,7 +125,10 @@ BN_NET = {"name": "small", "input_shape": [3, 32, 32], "num_classes": 10, "layer
     (0, "params", 3 * 3 * 3 * 8, "missing_bias", ["biases", "8 filters"]),
     (0, "params", 3 * 3 * 3 * 8 + 1, "bias_count", ["one per filter"]),
     (0, "output_shape", [8, 32, 32], "stride_ignored", ["stride"]),
-    (0, "output_shape", "8x15x15", "padding_ignored", ["padding"]),
+    # ⌊(32 − 3 + 0)/2⌋ + 1 = 15 without the padding, ⌊(32 − 3 + 2)/2⌋ = 15 without the + 1: both are possible
+    (0, "output_shape", "8x15x15", ["padding_ignored", "off_by_one"], ["2 different slips", "padding", "+ 1"]),
+    (0, "output_shape", [8, 11, 11], "stride_is_kernel", ["kernel size 3 as the stride", "moves 2"]),  # ⌊31/3⌋+1
+    (4, "output_shape", [16, 8, 8], "same_padding_assumed", ['padding "same"', "padding is 0"]),  # 8×8 kept
     (0, "output_shape", [3, 16, 16], "channels", ["one channel per filter", "out_channels = 8"]),
     (1, "params", 32, "bn_stats", ["running mean and variance", "buffers", "2·8 = 16"]),
     (1, "params", 0, "bn_forgotten", ["γ", "β"]),
@@ -144,16 +149,57 @@ BN_NET = {"name": "small", "input_shape": [3, 32, 32], "num_classes": 10, "layer
 def test_each_mistake_detector_names_its_mistake(layer, field, claim, tag, words):
     (verdict,) = grade(BN_NET, {"layers": {str(layer): {field: claim}}}).verdicts
     assert not verdict.ok
-    assert verdict.mistakes == [tag], verdict.hint
+    assert verdict.mistakes == (tag if isinstance(tag, list) else [tag]), verdict.hint
     for word in words:
         assert word in verdict.hint
+
+
+def test_the_graders_correct_values_are_plain_torchs():
+    """What the grader calls correct for BN_NET is what the same layers written in torch.nn give."""
+    layers = [nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, dilation=2),
+              nn.Conv2d(16, 16, 3, padding=1, groups=4), nn.Flatten(), nn.Linear(256, 32), nn.Linear(32, 10)]
+    x = torch.zeros(1, 3, 32, 32)
+    answers = {"layers": [{"output_shape": "1", "params": 1} for _ in layers], "total_params": 1}
+    verdicts = verdicts_by_key(grade(BN_NET, answers))
+    for i, layer in enumerate(layers):
+        x = layer(x)
+        assert verdicts[(i, "output_shape")].correct == list(x.shape[1:])
+        assert verdicts[(i, "params")].correct == sum(p.numel() for p in layer.parameters())
+    assert verdicts[(None, "total_params")].correct == sum(p.numel() for m in layers for p in m.parameters())
+
+
+def test_a_pool_stride_taken_to_be_its_kernel():
+    """002's CNN3 pools 3×3 with stride 1 (pool2: 14×14 → 12×12); with stride 3 it would be
+    ⌊(14 − 3)/3⌋ + 1 = 4."""
+    (verdict,) = grade(preset_spec("fashion-cnn3"), {"layers": {"pool2": {"output_shape": "128x4x4"}}}).verdicts
+    assert verdict.correct == [128, 12, 12] and verdict.mistakes == ["stride_is_kernel"]
+    assert "kernel size 3 as the stride" in verdict.hint and "only when no stride is given" in verdict.hint
+
+
+def test_groups_ignored_inside_a_depthwise_separable_block():
+    """MobileNet's first block, 32 → 64 channels: 3·3·1·32 + 2·32 + 1·1·32·64 + 2·64 = 2,528. A student who
+    gives the depthwise conv all 32 input channels per filter writes 3·3·32·32 + 64 + 2048 + 128 = 11,456."""
+    spec = preset_spec("mobilenet-cifar10")
+    (verdict,) = grade(spec, {"layers": {"dws1": {"params": 11_456}}}).verdicts
+    assert verdict.correct == 2528 and verdict.mistakes == ["groups_ignored"]
+    assert "groups = 32" in verdict.hint and "9,216 instead of 288" in verdict.hint
+    # and with BatchNorm's γ, β left out as well: 9,216 + 2,048
+    (verdict,) = grade(spec, {"layers": {"dws1": {"params": 11_264}}}).verdicts
+    assert verdict.mistakes == ["bn_forgotten+groups_ignored"]
+
+
+def test_a_linear_layer_fed_a_vector_reads_naturally():
+    """fc2 of LeNet (120 → 84) counted with fc1's 400 inputs: 400·84 + 84 = 33,684."""
+    (verdict,) = grade(preset_spec("lenet-cifar10"), {"layers": {"fc2": {"params": 33_684}}}).verdicts
+    assert verdict.mistakes == ["wrong_in_features"]
+    assert "an input of 400 features" in verdict.hint and "400 = 400" not in verdict.hint
 
 
 def test_a_wrong_answer_carried_forward_is_recognised():
     answers = {"layers": {"conv1": {"output_shape": [8, 15, 15]}, "pool1": {"output_shape": [8, 7, 7]}}}
     v = verdicts_by_key(grade(BN_NET | {"layers": [dict(layer, name=None) for layer in BN_NET["layers"]]},
                               answers))
-    assert v[(0, "output_shape")].mistakes == ["padding_ignored"]
+    assert v[(0, "output_shape")].mistakes == ["padding_ignored", "off_by_one"]
     assert v[(3, "output_shape")].mistakes == ["carried_forward"]
     assert "follows from your answer for conv1 (8×15×15)" in v[(3, "output_shape")].hint
 

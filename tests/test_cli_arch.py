@@ -5,6 +5,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
+import torchinfo
+from torch.utils.flop_counter import FlopCounterMode
 
 from cnnedu.cli import main
 from cnnedu.nets import build_model, count_params
@@ -24,10 +27,18 @@ def test_summary_json_totals_match_the_seed_documents(preset_id, capsys):
     expected = sum(p.numel() for p in reference.parameters())
     assert data["totals"]["params"] == expected
     assert data["totals"]["trainable_params"] == expected
-    assert data["totals"]["macs"] > 0
+    # multiply-adds of the transcription: torch's FLOP counter / 2 (products only) and torchinfo's count
+    with torch.device("meta"):
+        reference = REFERENCE_MODELS[preset_id]().eval()
+    image = torch.zeros(1, *preset_spec(preset_id).input_shape, device="meta")
+    with FlopCounterMode(display=False) as flops, torch.no_grad():
+        reference(image)
+    assert data["totals"]["macs"] == flops.get_total_flops() // 2
+    info = torchinfo.summary(reference, input_data=image, verbose=0, device="meta")
+    assert data["totals"]["macs_torchinfo"] == info.total_mult_adds
     for layer in data["layers"]:
         assert {"name", "type", "input_shape", "output_shape", "params", "trainable_params", "macs",
-                "formula"} <= set(layer)
+                "macs_torchinfo", "formula"} <= set(layer)
     assert data["layers"][-1]["output_shape"] == [preset_spec(preset_id).num_classes]
 
 

@@ -5,6 +5,7 @@ Real torch.onnx (dynamo exporter), real onnx, real onnxruntime, real files.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -173,3 +174,26 @@ def test_coursework_presets_export_with_parity(preset, tmp_path):
     loaded = OnnxModel.from_path(tmp_path / f"{preset}.onnx")
     assert loaded.meta.arch == preset and loaded.meta.spec == spec.to_dict()
     assert loaded.meta.output == ("log_probs" if preset == "mnist-cnn" else "logits")
+
+
+def test_parity_is_also_checked_with_perturbed_weights_when_outputs_do_not_vary():
+    """A network whose output is the same for every image (here the weights are zero, so only the bias
+    passes; an untrained MobileNet is the same in practice) makes a parity check of exactly 0 that proves
+    nothing: the report says so and checks a copy with perturbed weights, whose outputs do vary."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, len(CLASSES)))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        outputs = model.eval()(torch.randn(4, 1, 16, 16))
+    assert torch.equal(outputs[0], outputs[3])  # the premise: one answer for every input
+    _, report = export_bytes(model, small_meta())
+    assert report.output_spread < 1e-6
+    assert report.perturbed_max_abs_diff is not None and report.perturbed_max_abs_diff < 1e-4
+    assert "same output for every test input" in report.perturbed_note
+    assert float(re.search(r"outputs varying by ([0-9.e+-]+)", report.perturbed_note).group(1)) > 0.01
+    assert model[1].weight.abs().sum() == 0  # the caller's network is untouched
+
+
+def test_a_network_whose_outputs_vary_is_checked_once(exported):
+    _, _, _, report = exported
+    assert report.output_spread > 10 * report.tolerance and report.perturbed_max_abs_diff is None
+    assert report.perturbed_note == ""

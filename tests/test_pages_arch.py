@@ -146,6 +146,11 @@ def test_the_layer_table_gives_every_number_room_on_a_projector():
     widest = max(len(f"{m:,}") for m in analysis.value["MACs"].dropna().astype(int))
     assert columns["MACs"]["width"] >= 8 * widest + 16
     assert columns["params"]["width"] >= 8 * max(len(f"{p:,}") for p in analysis.value["params"].dropna().astype(int)) + 16
+    # both multiply-add conventions: the papers' in the MACs column and the metric, torchinfo's beside them
+    torchinfo_macs = analysis.value["MACs (torchinfo)"].dropna().astype(int)
+    assert columns["MACs (torchinfo)"]["width"] >= 8 * max(len(f"{m:,}") for m in torchinfo_macs) + 16
+    assert (torchinfo_macs >= analysis.value["MACs"].dropna().astype(int)).all()
+    assert any(c.value == "torchinfo counts 655.61 M" for c in at.caption)  # resnet-cifar10: 655,613,834
 
 
 def test_no_page_uses_an_emoji_icon():

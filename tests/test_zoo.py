@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from cnnedu.errors import SpecError
-from cnnedu.nets import build_model, count_params, output_kind
+from cnnedu.nets import build_model, count_params, output_kind, trace
 from cnnedu.spec import parse_spec
 from cnnedu.zoo import PRESETS, get_preset, preset_spec, resolve_arch
 from tests.seed_reference import REFERENCE_MODELS, FullyConnectedNet, ResNet
@@ -61,6 +61,64 @@ def test_preset_matches_the_document(preset_id):
     assert list(out.shape) == [2, spec.num_classes]
     assert out.shape == ref_out.shape
     assert torch.isfinite(out).all()
+
+
+def _wiring(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
+    """What a forward pass does, in order, from torch.fx: each layer as (kind with its sizes, the
+    positions of the layers whose outputs it reads; -1 is the input). Functional calls (F.relu, view)
+    count like modules (nn.ReLU, Flatten), so two ways of writing the same network read the same."""
+    graph = torch.fx.symbolic_trace(model).graph
+    modules = dict(model.named_modules())
+    steps: list[tuple[str, tuple[int, ...]]] = []
+    where: dict[torch.fx.Node, int] = {}
+    for node in graph.nodes:
+        kind = _kind(node, modules)
+        if node.op == "placeholder":
+            where[node] = -1
+        elif kind is not None:
+            steps.append((kind, tuple(where[n] for n in node.all_input_nodes if n in where)))
+            where[node] = len(steps) - 1
+    return steps
+
+
+def _kind(node: torch.fx.Node, modules: dict[str, torch.nn.Module]) -> str | None:
+    two = torch.nn.modules.utils._pair
+    if node.op == "call_module":
+        m = modules[node.target]
+        if isinstance(m, torch.nn.Conv2d):
+            return (f"conv {m.in_channels}→{m.out_channels} k{m.kernel_size} s{m.stride} p{m.padding} "
+                    f"groups {m.groups} bias {m.bias is not None}")
+        if isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)):
+            return f"{type(m).__name__} k{two(m.kernel_size)} s{two(m.stride)} p{two(m.padding)}"
+        if isinstance(m, torch.nn.Linear):
+            return f"linear {m.in_features}→{m.out_features} bias {m.bias is not None}"
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            return f"batchnorm {m.num_features}"
+        if isinstance(m, torch.nn.Dropout):
+            return f"dropout {m.p}"
+        names = {torch.nn.ReLU: "relu", torch.nn.Flatten: "flatten", torch.nn.Softmax: "softmax",
+                 torch.nn.LogSoftmax: "log_softmax", torch.nn.AdaptiveAvgPool2d: "global average pool"}
+        return names[type(m)]
+    if node.op in ("call_function", "call_method"):
+        name = getattr(node.target, "__name__", str(node.target))
+        if name == "avg_pool2d":
+            k = two(node.args[1])
+            return f"AvgPool2d k{k} s{k} p(0, 0)"
+        kinds = {"relu": "relu", "add": "add", "view": "flatten", "reshape": "flatten", "flatten": "flatten",
+                 "softmax": "softmax", "log_softmax": "log_softmax"}
+        return kinds[name] if name != "size" else None
+    return None
+
+
+@pytest.mark.parametrize("preset_id", list(PRESETS))
+def test_preset_runs_its_layers_in_the_documents_order(preset_id):
+    """Same layers, same order, same wiring (which output each layer reads, the residual additions
+    too) as the plain-PyTorch transcription of the seed document."""
+    ours = _wiring(trace(preset_spec(preset_id)).model())  # on the meta device: no weights to draw
+    with torch.device("meta"):
+        reference = _wiring(REFERENCE_MODELS[preset_id]())
+    assert [kind for kind, _ in ours] == [kind for kind, _ in reference]
+    assert ours == reference
 
 
 # Independent anchors, counted by hand (weights + biases; BatchNorm adds 2 per channel):

@@ -82,15 +82,29 @@ def analysis_frame(result: Analysis) -> pd.DataFrame:
             "layer": r.name if r.depth == 0 else f"  └ {r.name.split('.', 1)[1]}",
             "type": r.type, "input": shape(r.input_shape), "output": shape(r.output_shape),
             "output size formula": r.formula, "params": r.params, "params formula": r.params_formula,
-            "MACs": r.macs, "memory / image": human_bytes(r.activation_bytes), "note": r.note})
+            "MACs": r.macs, "memory / image": human_bytes(r.activation_bytes),
+            "MACs (torchinfo)": r.macs_torchinfo, "note": r.note})
     if result.error is not None:
         index = result.error.layer if result.error.layer is not None else len(result.spec.layers)
         name = result.spec.names()[index] if index < len(result.spec.layers) else "output"
         rows.append({"#": str(index), "layer": f"✗ {name}", "type": result.spec.layers[index]["type"]
                      if index < len(result.spec.layers) else "", "input": result.error.received or "",
                      "output": "—", "output size formula": str(result.error), "params": None,
-                     "params formula": "", "MACs": None, "memory / image": "", "note": ""})
+                     "params formula": "", "MACs": None, "memory / image": "", "MACs (torchinfo)": None,
+                     "note": ""})
     return pd.DataFrame(rows)
+
+
+def analysis_columns() -> dict[str, Any]:
+    """Column widths of the layer table that fit the numbers and formulas of the coursework nets."""
+    text, number = st.column_config.TextColumn, st.column_config.NumberColumn
+    return {"#": text(width=30), "layer": text(width=75), "type": text(width=85), "input": text(width=80),
+            "output": text(width=80), "output size formula": text(width=220),
+            "params": number(format="localized", width=100), "params formula": text(width=150),
+            "MACs": number(format="localized", width=110, help="multiply-adds: products only, as in the papers"),
+            "MACs (torchinfo)": number(format="localized", width=110, help=(
+                "multiply-adds as torchinfo counts them: also each bias once per output position and "
+                "BatchNorm's γ and β"))}
 
 
 def show_totals(result: Analysis) -> None:
@@ -100,6 +114,9 @@ def show_totals(result: Analysis) -> None:
                    "mean and variance are buffers, not parameters.")
     cols[1].metric("Trainable", f"{t.trainable_params:,}")
     cols[2].metric("Size (fp32)", human_bytes(t.param_bytes), help="4 bytes per parameter")
-    cols[3].metric("Multiply-adds / image", human_count(t.macs), help="Products in conv and linear layers")
+    cols[3].metric("Multiply-adds / image", human_count(t.macs), help=(
+        "The papers' convention: the products of conv and linear layers only (MobileNet's 569 M). torchinfo "
+        "also counts each bias once per output position and BatchNorm's γ and β."))
+    cols[3].caption(f"torchinfo counts {human_count(t.macs_torchinfo)}")
     cols[4].metric("Activations / training image", human_bytes(t.activation_bytes),
                    help="Every layer's fp32 output is kept for the backward pass")
