@@ -234,6 +234,8 @@ def _root(path: str | Path | None) -> tuple[Path, Path, Path]:
 
 
 def _signature(label_dir: Path) -> tuple:
+    """The cache key's view of the folder: names, sizes and times of the label files (not of the 90,000
+    images: replacing an image without touching Label/ shows after a restart)."""
     return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(label_dir.glob("*.label")))
 
 
