@@ -16,7 +16,7 @@ up also opens the upper lids a little. What makes it hard, as in the wild:
 - *subjects*: every image belongs to one of a few people (``subjects``), each with their own eye size,
   opening, spacing, skin tone, iris size and darkness, and a personal offset of the iris at rest (the
   eye's "straight ahead" is not the image centre); the test set has other people than the training set;
-- per image: a head shift of a few pixels, a scale of ±12 %, a small roll (one eye higher), the pupil's
+- per image: a head shift of a few pixels, a scale of ±10 %, a small roll (one eye higher), the pupil's
   size, the lighting (brightness, a gradient across the face, contrast), blur and pixel noise.
 
 So the answer is *where the iris sits inside each eye*, wherever the eyes are: a small CNN with
