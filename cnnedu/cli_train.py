@@ -28,7 +28,9 @@ ENGINES = ("torch", "numpy")
 def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", required=True, help="a preset id (see `presets`) or the path of a spec .json file")
     p.add_argument("--dataset", required=True,
-                   help="synthetic, fashion-mnist, mnist, cifar10 or folder (with --data-dir)")
+                   help="synthetic, gaze-synthetic (eye images for the gaze-* presets), fashion-mnist, mnist, "
+                        "cifar10 or folder (with --data-dir: one sub-folder per class, or MPIIFaceGaze's "
+                        "Image/ + Label/)")
     p.add_argument("--data-dir", help="the image folder for --dataset folder")
     p.add_argument("--n-train", type=int, help="use only this many training images (quick runs)")
     p.add_argument("--n-test", type=int, help="use only this many test images")

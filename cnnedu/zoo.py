@@ -220,7 +220,8 @@ class Preset:
     title: str
     source: str  # seed document, e.g. "000_73ac177a9b0566b3.txt"
     task: str  # where in that document, e.g. "Task 1.1"
-    dataset: str  # what it was trained on: "cifar10", "mnist", "fashion-mnist", "gaze (folder)"
+    dataset: str  # what the document trained it on: "cifar10", "mnist", "fashion-mnist", "gaze (folder)"
+    # (MPIIFaceGaze; offline, cnnedu's "gaze-synthetic" dataset draws a stand-in)
     description: str  # 1-3 sentences a student reads
     build: Callable[..., dict] = field(repr=False, compare=False)
     params: dict[str, Any] = field(default_factory=dict)

@@ -569,7 +569,7 @@ def test_split_validation_is_deterministic_stratified_and_complete():
 
 
 def test_dataset_list_and_unknown_names():
-    assert set(DATASETS) == {"synthetic", "fashion-mnist", "mnist", "cifar10", "folder"}
+    assert set(DATASETS) == {"synthetic", "gaze-synthetic", "fashion-mnist", "mnist", "cifar10", "folder"}
     assert DATASETS["mnist"].needs_network and DATASETS["cifar10"].needs_network
     assert not DATASETS["synthetic"].needs_network and not DATASETS["folder"].needs_network
     assert all(info.description and info.title for info in DATASETS.values())

@@ -7,8 +7,10 @@
         ds = fit_to_shape(ds, (3, 32, 32))
     mean, std = ds.channel_stats()
 
-Names (``DATASETS`` describes them): "synthetic" (drawn by cnnedu, offline, any shape), "fashion-mnist",
-"mnist", "cifar10" (downloaded once, unless on disk) and "folder" (your own images).
+Names (``DATASETS`` describes them): "synthetic" (drawn by cnnedu, offline, any shape), "gaze-synthetic"
+(eye pairs drawn by cnnedu for seed 003's gaze presets, 1×36×120, 4 quadrants), "fashion-mnist", "mnist",
+"cifar10" (downloaded once, unless on disk) and "folder" (your own images: one sub-folder per class, or
+MPIIFaceGaze's Image/ + Label/ layout).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cnnedu.data.augment import normalize, preview, random_crop, random_flip, to
 from cnnedu.data.convert import fit_to_shape, shape_mismatch
 from cnnedu.data.dataset import DATASETS, Dataset, DatasetInfo, Progress, keep_classes, subsample
 from cnnedu.data.folder import read_image
+from cnnedu.data.gazefolder import is_gaze_folder
 from cnnedu.data.stats import channel_stats, split_validation
 from cnnedu.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from cnnedu.errors import DataError
@@ -38,8 +41,8 @@ def load_dataset(name: str, *, input_shape: tuple[int, int, int] | None = None, 
 
     - ``input_shape`` [C, H, W]: the image shape to *generate* ("synthetic", default 1×28×28) or to *read
       as* ("folder", default: the images' most common size, colour if any image has colour). The fixed
-      datasets (mnist, fashion-mnist, cifar10) always come in their own shape: use ``shape_mismatch`` to
-      explain and ``fit_to_shape`` to convert.
+      datasets (gaze-synthetic, mnist, fashion-mnist, cifar10, and a folder in MPIIFaceGaze's layout)
+      always come in their own shape: use ``shape_mismatch`` to explain and ``fit_to_shape`` to convert.
     - ``num_classes``: the classes to generate ("synthetic", 1-10, default 10); for the others, keep only
       the first ``num_classes`` classes (a network with more outputs than classes is refused).
     - ``data_dir``: the image folder ("folder", required); for the others, an extra place to look first
@@ -57,13 +60,23 @@ def load_dataset(name: str, *, input_shape: tuple[int, int, int] | None = None, 
     key = str(name).strip().lower()
     if key not in DATASETS:
         raise DataError(f"unknown dataset {name!r}", f"choose one of: {', '.join(DATASETS)}")
-    if data_dir is not None and str(data_dir).strip() and key != "synthetic":
+    if data_dir is not None and str(data_dir).strip() and key not in ("synthetic", "gaze-synthetic"):
         data_dir = allowed_folder(data_dir)
     if key == "synthetic":
         from cnnedu.data.synthetic import load_synthetic
 
         return load_synthetic(input_shape=input_shape, num_classes=num_classes, seed=seed, n_train=n_train,
                               n_test=n_test, progress=progress)
+    if key == "gaze-synthetic":
+        from cnnedu.data.gaze import load_gaze_synthetic
+
+        ds = load_gaze_synthetic(seed=seed, n_train=n_train, n_test=n_test, progress=progress)
+        return keep_classes(ds, num_classes)
+    if key == "folder" and data_dir is not None and is_gaze_folder(data_dir):
+        from cnnedu.data.gazefolder import load_gaze_folder  # reads only the n_train + n_test images it keeps
+
+        ds = load_gaze_folder(data_dir, seed=seed, n_train=n_train, n_test=n_test, progress=progress)
+        return keep_classes(ds, num_classes)
     if key in ("mnist", "fashion-mnist"):
         from cnnedu.data.mnist import load_mnist_family
 
@@ -85,7 +98,7 @@ def load_dataset(name: str, *, input_shape: tuple[int, int, int] | None = None, 
 def find_local(name: str, data_dir: str | Path | None = None) -> Path | None:
     """Where a downloadable dataset already is on disk (None: the first load will download it).
 
-    For "synthetic" and "folder" there is nothing to find: None.
+    For "synthetic", "gaze-synthetic" and "folder" there is nothing to find: None.
     """
     if data_dir is not None and str(data_dir).strip():
         data_dir = allowed_folder(data_dir)

@@ -41,6 +41,13 @@ DATASETS: dict[str, DatasetInfo] = {
         "sizes, angles and brightness on a noisy background. Any image size, 1 to 10 classes, no download: "
         "a small CNN learns it in seconds.",
         needs_network=False, shape=None, num_classes=None),
+    "gaze-synthetic": DatasetInfo(
+        "gaze-synthetic", "Eye gaze (synthetic)",
+        "Pairs of eyes drawn by cnnedu, 1×36×120 like seed 003's MPIIFaceGaze images, looking into one of 4 "
+        "quadrants (up-left, up-right, down-right, down-left). 15 people per split, each with their own eyes, "
+        "plus head shifts, lighting, blur and noise; the test set has other people than the training set. "
+        "No download: the offline stand-in for the eye-gaze presets.",
+        needs_network=False, shape=(1, 36, 120), num_classes=4),
     "fashion-mnist": DatasetInfo(
         "fashion-mnist", "Fashion-MNIST",
         "Zalando's 70,000 grayscale 28×28 photos of clothes in 10 classes (60,000 train, 10,000 test). "
@@ -59,7 +66,9 @@ DATASETS: dict[str, DatasetInfo] = {
     "folder": DatasetInfo(
         "folder", "Image folder",
         "Your own images: a folder with one sub-folder per class (for example eye images sorted into "
-        "four gaze quadrants). Split 80/20 into train/test unless it has train/ and test/ sub-folders.",
+        "four gaze quadrants). Split 80/20 into train/test unless it has train/ and test/ sub-folders. "
+        "A folder in MPIIFaceGaze's layout (Image/ and Label/, as seed 003 uses) is read as 1×36×120 eye "
+        "pairs in 4 gaze quadrants.",
         needs_network=False, shape=None, num_classes=None),
 }
 

@@ -123,6 +123,7 @@ def offline_alternatives(instead_of: str) -> str:
     """The datasets that work without a network, for the message of a failed download of ``instead_of``."""
     options = {
         "synthetic": "'synthetic' (shapes drawn by cnnedu, nothing to download)",
+        "gaze-synthetic": "'gaze-synthetic' (eye images drawn by cnnedu, for the eye-gaze presets)",
         "fashion-mnist": "'fashion-mnist' (install the Debian package: sudo apt install dataset-fashion-mnist)",
         "folder": "'folder' (your own images, one sub-folder per class)",
     }

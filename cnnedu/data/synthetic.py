@@ -32,12 +32,12 @@ CLASS_NAMES: list[str] = [
 DEFAULT_SHAPE = (1, 28, 28)
 DEFAULT_N_TRAIN = 20000
 DEFAULT_N_TEST = 1000
-_CHUNK_PIXELS = 250_000  # pixels (N×H×W) drawn per step: bounds the memory of the temporaries
+CHUNK_PIXELS = 250_000  # pixels (N×H×W) drawn per step: bounds the memory of the temporaries
 
 Array = np.ndarray
 
 
-def _soft(d: Array, pixel: Array) -> Array:
+def soft_edge(d: Array, pixel: Array) -> Array:
     """Signed distance → coverage in 0..1 with an edge about one pixel wide (anti-aliasing)."""
     return np.clip(0.5 - d / pixel, 0.0, 1.0)
 
@@ -52,25 +52,25 @@ def _coverage(k: int, u: Array, v: Array, p: Array, q: Array, pixel: Array) -> A
     name = CLASS_NAMES[k]
     if name == "ring":
         r = np.sqrt(u * u + v * v)
-        return _soft(np.abs(r - 0.72) - (0.10 + 0.08 * p), pixel)
+        return soft_edge(np.abs(r - 0.72) - (0.10 + 0.08 * p), pixel)
     if name == "disk":
-        return _soft(np.sqrt(u * u + v * v) - (0.6 + 0.25 * p), pixel)
+        return soft_edge(np.sqrt(u * u + v * v) - (0.6 + 0.25 * p), pixel)
     if name == "cross":
         half_width = 0.13 + 0.08 * p
         half_len = 0.8 + 0.15 * q
-        return _soft(np.minimum(_bar(u, v, half_len, half_width), _bar(v, u, half_len, half_width)), pixel)
+        return soft_edge(np.minimum(_bar(u, v, half_len, half_width), _bar(v, u, half_len, half_width)), pixel)
     if name in ("horizontal bar", "vertical bar", "diagonal bar"):  # the angle makes the difference
-        return _soft(_bar(u, v, 0.8 + 0.2 * q, 0.12 + 0.1 * p), pixel)
+        return soft_edge(_bar(u, v, 0.8 + 0.2 * q, 0.12 + 0.1 * p), pixel)
     if name == "triangle":  # equilateral: inside all three edges, whose outward normals are 120° apart
         inradius = 0.45 + 0.1 * p
         edges = [u * np.float32(math.cos(a)) + v * np.float32(math.sin(a))
                  for a in (math.pi / 2, math.pi * 7 / 6, math.pi * 11 / 6)]
-        return _soft(np.maximum(np.maximum(edges[0], edges[1]), edges[2]) - inradius, pixel)
+        return soft_edge(np.maximum(np.maximum(edges[0], edges[1]), edges[2]) - inradius, pixel)
     if name == "square":  # outline
         edge = np.maximum(np.abs(u), np.abs(v))
-        return _soft(np.abs(edge - 0.72) - (0.09 + 0.07 * p), pixel)
+        return soft_edge(np.abs(edge - 0.72) - (0.09 + 0.07 * p), pixel)
     if name == "checkerboard":
-        window = _soft(np.maximum(np.abs(u), np.abs(v)) - 0.85, pixel)
+        window = soft_edge(np.maximum(np.abs(u), np.abs(v)) - 0.85, pixel)
         freq = np.float32(math.pi / 0.85) * (1.6 + 0.8 * p)  # 3.2 to 4.8 cells across
         return window * np.clip(0.5 + 3.0 * np.sin(freq * u) * np.sin(freq * v), 0.0, 1.0)
     if name == "blob pair":
@@ -144,7 +144,7 @@ def generate(n: int, input_shape: tuple[int, int, int] = DEFAULT_SHAPE, num_clas
     xs = ((np.arange(w) + 0.5) / (short / 2) - half_w).astype(f32).reshape(1, 1, w)  # pixel centres
     ys = ((np.arange(h) + 0.5) / (short / 2) - half_h).astype(f32).reshape(1, h, 1)
     out = np.empty((n, c, h, w), dtype=np.uint8)
-    step = max(1, _CHUNK_PIXELS // (h * w))
+    step = max(1, CHUNK_PIXELS // (h * w))
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
         m = sl.stop - sl.start
