@@ -3,7 +3,7 @@
     check = explore.check("softmax_loss", size=4, h=1e-1)   # one layer, three gradients
     explore.verdict(check)                                   # "does not agree with the numerical …: h too large"
     explore.error_sweep("softmax_loss", size=4)              # the worst error for every step h (a V on log axes)
-    settings = explore.FitSettings.read("100, 100", epochs=2, batch=50, lr=0.01, n=500)
+    settings = explore.FitSettings.read("100", epochs=5, batch=25, lr=0.1, n=500)
     result = explore.comparison(settings, on_step=print)     # NumPy and PyTorch, same weights, same batches
 
 Results are kept in small shared caches: every input is drawn from a seed, so the same settings give the
@@ -210,14 +210,13 @@ class FitSettings:
 
 
 def comparison_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` synthetic eye images (1×36×120, 4 gaze quadrants) as rows of 4,320 features in 0..1 with the
-    mean image subtracted (as seed 003 does), and their labels."""
-    from cnnedu.data import load_dataset
+    """``n`` synthetic eye images (gaze-synthetic: 1×36×120, 4 gaze quadrants) as rows of 4,320 features in
+    0..1 with the mean image subtracted (as seed 003 does), and their labels."""
+    from cnnedu.data.gaze import generate_gaze
 
-    ds = load_dataset("synthetic", input_shape=(1, 36, 120), num_classes=_GAZE_CLASSES, n_train=n, n_test=1,
-                      seed=seed)
-    x = ds.train_x.reshape(len(ds.train_x), -1).numpy().astype(np.float64) / 255.0
-    return x - x.mean(axis=0), ds.train_y.numpy()
+    images, labels = generate_gaze(n, seed=seed)
+    x = images.reshape(n, -1).numpy().astype(np.float64) / 255.0
+    return x - x.mean(axis=0), labels.numpy()
 
 
 def cached_comparison(settings: FitSettings) -> TrainingComparison | None:
