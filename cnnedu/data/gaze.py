@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from cnnedu.data.dataset import Dataset, Progress
-from cnnedu.data.synthetic import CHUNK_PIXELS
+from cnnedu.data.synthetic import CHUNK_PIXELS, draw_split
 from cnnedu.errors import DataError
 
 #: The class names, in label order (the course's numbering of the quadrants).
@@ -210,15 +210,6 @@ def load_gaze_synthetic(*, seed: int = 0, n_train: int | None = None, n_test: in
     """
     n_train = DEFAULT_N_TRAIN if n_train is None else int(n_train)
     n_test = DEFAULT_N_TEST if n_test is None else int(n_test)
-    if n_train < 1 or n_test < 1:
-        raise DataError(f"the gaze dataset needs at least 1 train and 1 test image "
-                        f"(asked for {n_train} and {n_test})")
-    if progress:
-        progress(0.0, f"drawing {n_train} + {n_test} eye images")
-    train_x, train_y = generate_gaze(n_train, seed=2 * int(seed))
-    if progress:
-        progress(n_train / (n_train + n_test), "drawing the test images")
-    test_x, test_y = generate_gaze(n_test, seed=2 * int(seed) + 1)
-    if progress:
-        progress(1.0, "eye images ready")
+    train_x, train_y, test_x, test_y = draw_split(lambda n, s: generate_gaze(n, seed=s), n_train, n_test,
+                                                  int(seed), "eye", progress)
     return Dataset("gaze-synthetic", list(GAZE_CLASSES), "generated", train_x, train_y, test_x, test_y)

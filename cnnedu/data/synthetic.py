@@ -173,6 +173,23 @@ def generate(n: int, input_shape: tuple[int, int, int] = DEFAULT_SHAPE, num_clas
     return torch.from_numpy(out), torch.from_numpy(y.astype(np.int64))
 
 
+def draw_split(draw, n_train: int, n_test: int, seed: int, what: str, progress: Progress | None = None):
+    """(train_x, train_y, test_x, test_y) from ``draw(n, seed)``: train and test from two different random
+    streams of the same seed (2·seed and 2·seed + 1), so changing ``n_train`` never changes the test set."""
+    if n_train < 1 or n_test < 1:
+        raise DataError(f"the {what} dataset needs at least 1 train and 1 test image "
+                        f"(asked for {n_train} and {n_test})")
+    if progress:
+        progress(0.0, f"drawing {n_train} + {n_test} {what} images")
+    train_x, train_y = draw(n_train, 2 * seed)
+    if progress:
+        progress(n_train / (n_train + n_test), "drawing the test images")
+    test_x, test_y = draw(n_test, 2 * seed + 1)
+    if progress:
+        progress(1.0, f"{what} images ready")
+    return train_x, train_y, test_x, test_y
+
+
 def load_synthetic(*, input_shape: tuple[int, int, int] | None = None, num_classes: int | None = None,
                    seed: int = 0, n_train: int | None = None, n_test: int | None = None,
                    progress: Progress | None = None) -> Dataset:
@@ -185,15 +202,6 @@ def load_synthetic(*, input_shape: tuple[int, int, int] | None = None, num_class
     k = len(CLASS_NAMES) if num_classes is None else int(num_classes)
     n_train = DEFAULT_N_TRAIN if n_train is None else int(n_train)
     n_test = DEFAULT_N_TEST if n_test is None else int(n_test)
-    if n_train < 1 or n_test < 1:
-        raise DataError(f"the synthetic dataset needs at least 1 train and 1 test image "
-                        f"(asked for {n_train} and {n_test})")
-    if progress:
-        progress(0.0, f"drawing {n_train} + {n_test} synthetic images")
-    train_x, train_y = generate(n_train, shape, k, seed=2 * int(seed))
-    if progress:
-        progress(n_train / (n_train + n_test), "drawing the test images")
-    test_x, test_y = generate(n_test, shape, k, seed=2 * int(seed) + 1)
-    if progress:
-        progress(1.0, "synthetic images ready")
+    train_x, train_y, test_x, test_y = draw_split(lambda n, s: generate(n, shape, k, seed=s), n_train, n_test,
+                                                  int(seed), "synthetic", progress)
     return Dataset("synthetic", CLASS_NAMES[:k], "generated", train_x, train_y, test_x, test_y)
