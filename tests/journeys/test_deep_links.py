@@ -8,6 +8,7 @@ server, since only the very first request of a server is affected.
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
@@ -21,8 +22,23 @@ TITLES = {"build": "Build a network", "check": "Check my answer", "train": "Trai
           "inside": "Look inside", "predict": "Predict", "scratch": "From scratch"}
 
 
+def first_statement(path) -> ast.stmt:
+    """The first statement of a page script after its docstring, imports and constants (which draw nothing)."""
+    body = ast.parse((REPO_ROOT / path).read_text()).body
+    return next(n for n in body if not isinstance(n, ast.Import | ast.ImportFrom)
+                and not (isinstance(n, ast.Expr | ast.Assign) and isinstance(n.value, ast.Constant | ast.Tuple)))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.url_path or "home")
+def test_every_page_starts_with_ensure_navigation(page):
+    """What the browser test below checks on two pages holds for every page: the guard runs before anything
+    is drawn (each fresh server costs ~10 s, so the browser sees two pages, not all)."""
+    statement = first_statement(page.path)
+    assert isinstance(statement, ast.Expr) and ast.unparse(statement) == "ensure_navigation()", page.path
+
+
 @pytest.mark.e2e
-@pytest.mark.parametrize("url_path", [p.url_path for p in PAGES if p.url_path])
+@pytest.mark.parametrize("url_path", ["train", "scratch"])  # the Train page's first request, and the newest page
 def test_a_deep_link_on_a_fresh_server_shows_the_navigation_and_the_wide_layout(url_path, chromium, tmp_path):
     with streamlit_server(REPO_ROOT / "app.py", tmp_path / "home") as base_url:
         context = chromium.new_context(viewport=VIEWPORT)
