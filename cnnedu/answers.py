@@ -19,7 +19,6 @@ C×H×W (PyTorch's order) or H×W×C; counts may contain thousands separators or
 
 from __future__ import annotations
 
-import ast
 import difflib
 import hashlib
 import itertools
@@ -345,7 +344,7 @@ def read_count(raw: Any) -> int | None:
 def evaluate(text: str) -> int:
     """The whole number a short sum stands for: digits, + − * × · / ( ) and powers (^, **, ²), thousands
     separators ("62,006", "62 006"); a worked sum ("5*5*3*6 + 6 = 456") counts by its last part. Safe for any
-    input: parsed with ``ast`` and computed node by node with bounds (no ``eval``); ``CellError`` otherwise."""
+    input: parsed by ``_Sum`` and computed node by node with bounds (no ``eval``); ``CellError`` otherwise."""
     if len(text) > MAX_CELL:
         raise CellError(f"cannot read {_quoted(text)}: it is {len(text):,} characters long", COUNT_FIX)
     parts = [p for p in text.split("=") if p.strip()]
@@ -359,34 +358,111 @@ def evaluate(text: str) -> int:
     if not re.fullmatch(r"[0-9+\-*/()\s]+", expr) or not re.search(r"[0-9]", expr):
         raise CellError(f"cannot read {_quoted(text)} as a number of parameters", COUNT_FIX)
     try:
-        tree = ast.parse(expr, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = _Sum(expr).tree()
+    except _Unreadable:
         raise CellError(f"cannot read {_quoted(text)} as a number of parameters", COUNT_FIX) from None
     try:
-        return _compute(tree.body, text)
+        return _compute(tree, text)
     except RecursionError:
         raise CellError(f"cannot read {_quoted(text)}: it is nested too deeply", COUNT_FIX) from None
 
 
-def _compute(node: ast.AST, text: str) -> int:
+class _Unreadable(Exception):
+    """The text is not a sum ``_Sum`` can read."""
+
+
+_Node = int | tuple  # a number, (sign, node) with sign "+" or "-", or (operator, left, right)
+_TOKEN = re.compile(r"\s*(?:([0-9]+)|(\*\*|//|[-+*/()]))")
+
+
+class _Sum:
+    """A parser for whole-number arithmetic, with Python's precedence and associativity::
+
+        sum    := term (("+" | "-") term)*         term  := factor (("*" | "/") factor)*
+        factor := ("+" | "-") factor | power        power := atom ("**" factor)?
+        atom   := NUMBER | "(" sum ")"
+
+    (so -2**2 is -4, 2**3**2 is 2**9 and 2**-1 a negative power). Not ``ast.parse``: the Check page grades
+    in the server's request threads, and CPython 3.11's ``ast`` fails when several threads parse at once
+    (python/cpython#106905). Any text it cannot read raises ``_Unreadable`` (// too, as before)."""
+
+    def __init__(self, expr: str):
+        self.tokens: list[int | str] = []
+        end = len(expr.rstrip())
+        at = 0
+        while at < end:
+            match = _TOKEN.match(expr, at)
+            if match is None:
+                raise _Unreadable
+            self.tokens.append(int(match[1]) if match[1] else match[2])
+            at = match.end()
+        self.at = 0
+
+    def tree(self) -> _Node:
+        node = self._sum()
+        if self.at != len(self.tokens):
+            raise _Unreadable
+        return node
+
+    def _peek(self) -> int | str | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def _take(self) -> int | str | None:
+        token = self._peek()
+        self.at += 1
+        return token
+
+    def _sum(self) -> _Node:
+        node = self._term()
+        while self._peek() in ("+", "-"):
+            node = (self._take(), node, self._term())
+        return node
+
+    def _term(self) -> _Node:
+        node = self._factor()
+        while self._peek() in ("*", "/"):
+            node = (self._take(), node, self._factor())
+        return node
+
+    def _factor(self) -> _Node:
+        if self._peek() in ("+", "-"):
+            return (self._take(), self._factor())
+        node = self._atom()
+        if self._peek() == "**":
+            self._take()
+            node = ("**", node, self._factor())
+        return node
+
+    def _atom(self) -> _Node:
+        token = self._take()
+        if type(token) is int:
+            return token
+        if token == "(":
+            node = self._sum()
+            if self._take() == ")":
+                return node
+        raise _Unreadable
+
+
+def _compute(node: _Node, text: str) -> int:
     def too_large() -> CellError:
         return CellError(f"{_quoted(text)} is far too large for a number of parameters",
                          f"{COUNT_FIX} (at most {MAX_COUNT:,})")
 
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        value = node.value
-    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
-        value = _compute(node.operand, text)
-        value = -value if isinstance(node.op, ast.USub) else value
-    elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
-        left, right = _compute(node.left, text), _compute(node.right, text)
-        if isinstance(node.op, ast.Add):
+    if type(node) is int:
+        value = node
+    elif len(node) == 2:
+        value = _compute(node[1], text)
+        value = -value if node[0] == "-" else value
+    else:
+        op, left, right = node[0], _compute(node[1], text), _compute(node[2], text)
+        if op == "+":
             value = left + right
-        elif isinstance(node.op, ast.Sub):
+        elif op == "-":
             value = left - right
-        elif isinstance(node.op, ast.Mult):
+        elif op == "*":
             value = left * right
-        elif isinstance(node.op, ast.Div):
+        elif op == "/":
             if right == 0:
                 raise CellError(f"cannot read {_quoted(text)}: it divides by zero", COUNT_FIX)
             if left % right:
@@ -399,8 +475,6 @@ def _compute(node: ast.AST, text: str) -> int:
             if right > MAX_EXPONENT and abs(left) > 1:
                 raise too_large()
             value = left**right
-    else:
-        raise CellError(f"cannot read {_quoted(text)} as a number of parameters", COUNT_FIX)
     if abs(value) > MAX_COUNT:
         raise too_large()
     return value

@@ -1,7 +1,8 @@
 """Readable, standalone PyTorch source for a spec: the network as a student would write it by hand.
 
 ``pytorch_source(spec)`` returns a Python file that needs only torch: the block classes the network uses
-(copied from cnnedu/nets.py with ``inspect.getsource``, so block code has one home), then a
+(copied from cnnedu/nets.py's own source, read once when this module is imported, so block code has one
+home), then a
 ``class <Name>(nn.Module)`` whose ``__init__`` creates every layer as an attribute, with every
 ``in_channels`` / ``in_features`` / ``num_features`` written out, and whose ``forward`` calls them in
 order, each line commented with the shape it produces. Attribute names are the spec's layer names, so
@@ -14,6 +15,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import re
+import sys
 from typing import Any
 
 from torch import nn
@@ -96,18 +98,37 @@ def _attribute_names(names: list[str]) -> list[str]:
     return out
 
 
-def _block_sources(used: list[str]) -> list[str]:
-    """The source of each used block class, preceded by the helpers of cnnedu/nets.py they call."""
-    sources: list[str] = []
-    helpers = {name: obj for name, obj in vars(nets).items()
+def _class_source(cls: type) -> str:
+    """A class's source text, read without ``ast``: its ``class`` line found by name, then the indented block
+    under it (``inspect.getblock`` tokenizes). ``inspect.getsource(cls)`` would parse the whole module with
+    ``ast.parse``, which CPython 3.11 cannot do from several threads at once (python/cpython#106905:
+    "SystemError: AST constructor recursion depth mismatch" on the Build page under a class's load)."""
+    lines, _ = inspect.getsourcelines(sys.modules[cls.__module__])  # a module: its lines, nothing parsed
+    start = next(i for i, line in enumerate(lines) if re.match(rf"class {cls.__name__}\b", line))
+    return "".join(inspect.getblock(lines[start:]))
+
+
+def _read_block_sources() -> dict[str, tuple[str, ...]]:
+    """For each block class: the sources of the private helpers of cnnedu/nets.py it calls, then its own."""
+    helpers = {name: inspect.getsource(obj) for name, obj in vars(nets).items()  # functions: no ast either
                if inspect.isfunction(obj) and obj.__module__ == nets.__name__ and name.startswith("_")}
+    out = {}
+    for block, cls in _BLOCKS.items():
+        code = _class_source(cls)
+        used = [source for name, source in helpers.items() if re.search(rf"\b{name}\(", code)]
+        out[block] = (*used, code)
+    return out
+
+
+# Read once, at import: code generation runs in the server's request threads, which never read a source file.
+_BLOCK_SOURCES = _read_block_sources()
+
+
+def _block_sources(used: list[str]) -> list[str]:
+    """The source of each used block class, preceded by the helpers of cnnedu/nets.py they call (each once)."""
+    sources: list[str] = []
     for block in used:
-        code = inspect.getsource(_BLOCKS[block])
-        for name, fn in helpers.items():
-            helper = inspect.getsource(fn)
-            if re.search(rf"\b{name}\(", code) and helper not in sources:
-                sources.append(helper)
-        sources.append(code)
+        sources += [source for source in _BLOCK_SOURCES[block] if source not in sources]
     return sources
 
 

@@ -7,7 +7,8 @@ Every test:
 Browser (end-to-end) tests ask for these fixtures; a test that uses them is marked ``e2e``
 automatically (``pytest -m "not e2e"`` skips them):
     * ``app_server``: base URL (``http://localhost:PORT``) of ``streamlit run app.py``, started once
-      per test session with its own temporary ``CNNEDU_HOME``;
+      per test session with its own temporary ``CNNEDU_HOME`` (``app_server_home``, where its output goes
+      to ``streamlit.log``);
     * ``browser_page``: a Playwright page (sync API) in Debian's Chromium, 1280x720, fresh per test.
       If /usr/bin/chromium is missing the test FAILS with a message saying what to install.
 The helpers to use with them (``open_app``, ``wait_for_app``, ``screenshot``, ``assert_no_exception``)
@@ -55,13 +56,18 @@ def cnnedu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``CNNEDU_HOME`` of ``app_server``; the server's terminal output is its ``streamlit.log``."""
+    return tmp_path_factory.mktemp("app-server-home")
+
+
+@pytest.fixture(scope="session")
+def app_server(app_server_home: Path) -> Iterator[str]:
     """Base URL of the app (``streamlit run app.py``), shared by all browser tests of the session."""
     app = REPO_ROOT / "app.py"
     if not app.exists():
         pytest.fail(f"{app} is missing: the browser tests need the app's entry point.")
-    home = tmp_path_factory.mktemp("app-server-home")
-    with streamlit_server(app, home) as base_url:
+    with streamlit_server(app, app_server_home) as base_url:
         yield base_url
 
 

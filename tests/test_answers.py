@@ -384,3 +384,50 @@ def test_the_answer_sheet_round_trips_and_reads_damaged_links_as_empty():
     assert AnswerSheet.empty(3).is_empty and not sheet.is_empty
     rows = verdict_table(grade(preset_spec("lenet-64x64-gray"), sheet.answers()))
     assert rows[0]["layer"] == "0 conv1" and rows[0][""] == "✓" and rows[-1]["correct"] == "338,186"
+
+
+def _random_sum(rng, depth: int) -> tuple[str, int]:
+    """A random sum of small numbers with + - * **, unary signs, brackets and spaces, and a bound on the size
+    of every value met on the way (so no step passes MAX_COUNT when the bound does not)."""
+    kind = rng.choice(["number"] * 2 + ["op", "sign", "power", "brackets"] * (depth > 0))
+    if kind == "number":
+        n = rng.randint(0, 12)
+        return str(n), n
+    if kind == "op":
+        (a, ba), (b, bb) = _random_sum(rng, depth - 1), _random_sum(rng, depth - 1)
+        op = rng.choice("+-*")
+        return f"{a}{' ' * rng.randint(0, 1)}{op}{' ' * rng.randint(0, 1)}{b}", ba * bb if op == "*" else ba + bb
+    if kind == "sign":
+        a, ba = _random_sum(rng, depth - 1)
+        return rng.choice("+-") + a, ba
+    if kind == "power":
+        (a, ba), k = _random_sum(rng, 0), rng.randint(0, 3)
+        return f"{a}**{rng.choice(['', '-', '+']) if k == 0 else ''}{k}", max(ba**k, 1)
+    a, ba = _random_sum(rng, depth - 1)
+    return f"({a})", ba
+
+
+def test_sums_are_computed_as_python_computes_them_even_from_8_threads_at_once(monkeypatch):
+    """The Check page grades in the server's request threads, several at once; the reader has its own
+    parser (CPython 3.11's ``ast`` fails when threads parse at once, python/cpython#106905). Python's own
+    arithmetic is the reference: precedence, signs, right-associative powers."""
+    import ast
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cnnedu.answers import MAX_COUNT
+
+    rng = random.Random(12)
+    cases = [(text, bound) for text, bound in (_random_sum(rng, 3) for _ in range(600)) if bound <= MAX_COUNT]
+    cases += [(t, 1) for t in ("-2**2", "2**3**2", "2*-3", "2- -3", "--5", "-(3-5)*2", "+7", "(2)**(3)")]
+    assert len(cases) > 400
+    expected = [eval(text) for text, _ in cases]  # noqa: S307 (our own generated arithmetic)
+    parsed = []
+    monkeypatch.setattr(ast, "parse", lambda *a, _f=ast.parse, **k: parsed.append(a) or _f(*a, **k))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [list(pool.map(lambda case: evaluate(case[0]), cases)) for _ in range(2)]
+    monkeypatch.undo()
+    assert parsed == [] and results == [expected, expected]
+    for text in ("5//2", "(1)(2)", "2  3", "5**", "()", "1+(2", "2***3", "3 * * 2"):
+        with pytest.raises(AnswersError, match="cannot read"):
+            evaluate(text)

@@ -104,3 +104,26 @@ def test_a_block_network_runs_as_a_script(tmp_path):
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "output shape: (2, 10)" in out.stdout and "parameters: 3217226" in out.stdout
+
+
+
+def test_code_generated_from_8_threads_at_once_is_the_same_and_reads_no_source_file(monkeypatch):
+    """The Build page's "PyTorch code" tab runs in the server's request threads, many at once in a class.
+    ``inspect.getsource`` of a class parses its module with ``ast``, which CPython 3.11 cannot do from
+    several threads at once (python/cpython#106905: "SystemError: AST constructor recursion depth
+    mismatch"); the block sources are read once, at import, so generating code never parses anything."""
+    import ast
+    import inspect
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [preset_spec("resnet-cifar10"), preset_spec("mobilenet-cifar10"), parse_spec(HAND_SPECS[1])]
+    expected = [pytorch_source(spec) for spec in specs]  # test_generated_code_builds_the_same_network runs them
+    parsed: list[str] = []
+    for module, name in ((ast, "parse"), (inspect, "getsource"), (inspect, "findsource")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k: parsed.append(_n) or _f(*a, **k))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: pytorch_source(specs[i % len(specs)]), range(32)))
+    monkeypatch.undo()
+    assert parsed == []
+    assert results == [expected[i % len(specs)] for i in range(32)]

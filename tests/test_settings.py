@@ -92,3 +92,18 @@ def test_a_traceback_never_shows_the_server_s_paths_in_the_browser():
                          text=True, timeout=120)
     lines = [line.strip() for line in out.stdout.splitlines() if line.strip().startswith("showErrorDetails =")]
     assert lines == ['showErrorDetails = "none"'], lines
+
+
+def test_streamlit_started_from_the_repository_skips_the_forced_garbage_collection():
+    """runner.postScriptGC is a hidden option (``streamlit config show`` does not list it): Streamlit's own
+    config reader, run from the repository root as ./run.sh app runs, resolves it to False (issue 12: ~0.3 s
+    per run with torch loaded, 90 % of a class's server time). tests/test_e2e_server.py checks the running
+    server."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "from streamlit import config; print(config.get_option('runner.postScriptGC'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.split() == ["False"], out.stdout + out.stderr

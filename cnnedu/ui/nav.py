@@ -19,6 +19,7 @@ import streamlit as st
 from streamlit import config
 from streamlit.runtime.pages_manager import PagesManager
 
+from cnnedu.ui.process import prepare_process
 from cnnedu.ui.state import remember_widgets
 
 
@@ -49,7 +50,9 @@ PAGE = {p.url_path or "home": p for p in PAGES}  # e.g. PAGE["train"].path
 
 def frame() -> st.navigation:
     """What every run starts with: the page config, the sidebar navigation over PAGES and the sidebar's
-    text. Returns the page to run (app.py runs it)."""
+    text. Returns the page to run (app.py runs it). The process's first run imports and freezes the heap
+    (cnnedu/ui/process.py)."""
+    prepare_process()
     st.set_page_config(page_title="cnnedu — CNN explorer", page_icon=":material/neurology:", layout="wide")
     page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=not p.url_path,
                                   **({"url_path": p.url_path} if p.url_path else {})) for p in PAGES])
