@@ -1,5 +1,5 @@
-"""Train and Runs in a real browser: start a run, watch its progress and curves stream in, start a second
-run with another learning rate, and overlay both on the Runs page. Screenshots go to out/screenshots/."""
+"""Train in a real browser: start a run and watch its progress and curves stream in while it trains (the
+overlay of two runs on the Runs page is journey J4's). Screenshots go to out/screenshots/."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def start_run(page) -> str:
     return watched_run(page)
 
 
-def test_a_run_streams_its_curves_and_the_runs_page_overlays_two_runs(app_server, browser_page):
+def test_a_run_streams_its_progress_and_curves_while_it_trains(app_server, browser_page):
     page = browser_page
     open_app(page, app_server, "train")
     expect(page.get_by_text("Live view")).to_be_visible()
@@ -97,22 +97,6 @@ def test_a_run_streams_its_curves_and_the_runs_page_overlays_two_runs(app_server
     assert page.locator('[data-testid="stVegaLiteChart"]').count() == 2
     assert_no_exception(page)
     shoot(page, "train-3-done")
+    assert parse_qs(urlparse(page.url).query).get("run") == [first]  # the watched run is in the address bar
 
-    # The learning-rate sweep of 000 Task 1.5, in small: the same run with a 10× larger learning rate.
-    set_number(page, "Learning rate", "0.01")
-    second = start_run(page)
-    assert second != first
-    expect(page.get_by_text(f"Training {second}")).to_be_visible()  # not the first run's "Done." any more
-    expect(page.get_by_text("Done.")).to_be_visible(timeout=60_000)
-    wait_for_app(page)
-    assert_no_exception(page)
-    shoot(page, "train-4-second-run")
-
-    open_app(page, app_server, f"runs?compare={first},{second}")
-    differs = page.locator('[data-testid="stMarkdownContainer"]', has_text="What differs:")
-    expect(differs).to_be_visible()
-    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
-    page.wait_for_timeout(800)
-    shoot(page, "runs-compare")
-    assert "lr" in differs.inner_text() and "epochs" not in differs.inner_text()
-    assert_no_exception(page)
+    # Overlaying two runs of a learning-rate sweep on the Runs page: journey J4 (tests/journeys/test_train_journey.py).

@@ -93,7 +93,8 @@ def test_j8_check_gradients_break_them_with_h_then_train_numpy_beside_torch(stud
 
     s.reload()
     s.tab(TRAIN_TAB)
-    assert s.value("Hidden layers") == "50" and s.value("Training images") == "200"
+    expect(s.page.get_by_label("Hidden layers", exact=True)).to_have_value("50")  # drawn a moment after
+    expect(s.page.get_by_label("Training images", exact=True)).to_have_value("200")
     assert comparison_note(s) == note  # shown again, not retrained
     other = s.new_tab()
     other.tab(TRAIN_TAB)
