@@ -23,7 +23,7 @@ check_tab, train_tab = st.tabs(["Check a layer's gradient", "Train NumPy beside 
 
 # ------------------------------------------------------------------------------ one layer, three gradients
 with check_tab:
-    saved = url_get("grad") or {}
+    saved = explore.gradient_link(url_get("grad"))
     restore("scratch_layer", saved.get("layer"))
     restore("scratch_h", saved.get("h"))
     restore("scratch_size", saved.get("size"))
@@ -72,7 +72,7 @@ with train_tab:
                "same network in PyTorch (`nn.Linear`, `nn.ReLU`, `CrossEntropyLoss`, `torch.optim.SGD`) start "
                "from the same weights and see the same batches in the same order, on synthetic eye images "
                "(gaze-synthetic: 1×36×120, 4 gaze quadrants).")
-    saved = url_get("fit") or {}
+    saved = explore.fit_link(url_get("fit"))
     for name in ("hidden", "epochs", "batch", "lr", "n"):
         restore(f"fit_{name}", saved.get(name))
     keep("fit_hidden", "100")  # 100 steps of 25 images: about 2 s, and the loss falls from ln 4 to about 0.8

@@ -70,3 +70,13 @@ def test_the_comparison_agrees_is_kept_and_starts_at_ln4():
     assert "agree to floating-point precision" in explore.comparison_note(result)
     rows = explore.comparison_rows(result)
     assert len(rows) == 4 and {r["network"] for r in rows} == {"NumPy (from scratch)", "PyTorch"}
+
+
+def test_a_hand_edited_or_hostile_link_keeps_only_what_the_widgets_can_show():
+    hostile = {"layer": "evil", "h": 5, "size": 10**9, "extra": 1}
+    assert explore.gradient_link(hostile) == {} and explore.gradient_link([1, 2]) == {}
+    assert explore.gradient_link({"layer": "relu", "h": 1e-3, "size": 3}) == {"layer": "relu", "h": 1e-3, "size": 3}
+    assert explore.gradient_link({"layer": "relu", "h": 2e-3, "size": True}) == {"layer": "relu"}  # 2e-3: no step
+    assert explore.fit_link({"hidden": ["x"], "epochs": -3, "batch": "a", "lr": 1e9, "n": 10**12}) == {}
+    assert explore.fit_link({"hidden": "7", "epochs": 2, "batch": 5, "lr": 0.5, "n": 20}) == {
+        "hidden": "7", "epochs": 2, "batch": 5, "lr": 0.5, "n": 20}

@@ -69,6 +69,31 @@ class _Cache:
 _CHECKS, _SWEEPS, _FITS = _Cache(64), _Cache(32), _Cache(16)
 
 
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def gradient_link(saved: Any) -> dict[str, Any]:
+    """The layer check's settings read from a link (``?grad=``), keeping only what the page's widgets can
+    show: a hand-edited or hostile link falls back to the defaults instead of breaking the page."""
+    saved = saved if isinstance(saved, dict) else {}
+    checks = {"layer": lambda v: isinstance(v, str) and v in LAYERS,
+              "h": lambda v: isinstance(v, float) and v in H_STEPS,
+              "size": lambda v: _whole(v, 1, budgets.SCRATCH_MAX_SIZE)}
+    return {k: saved[k] for k, ok in checks.items() if k in saved and ok(saved[k])}
+
+
+def fit_link(saved: Any) -> dict[str, Any]:
+    """The comparison's settings read from a link (``?fit=``), as gradient_link."""
+    saved = saved if isinstance(saved, dict) else {}
+    checks = {"hidden": lambda v: isinstance(v, str) and len(v) <= 100,
+              "epochs": lambda v: _whole(v, 1, budgets.SCRATCH_MAX_EPOCHS),
+              "batch": lambda v: _whole(v, 1, budgets.SCRATCH_MAX_IMAGES),
+              "lr": lambda v: isinstance(v, float) and 1e-5 <= v <= 1.0,
+              "n": lambda v: _whole(v, 10, budgets.SCRATCH_MAX_IMAGES)}
+    return {k: saved[k] for k, ok in checks.items() if k in saved and ok(saved[k])}
+
+
 def h_label(h: float) -> str:
     """1e-05 → "1e-5"."""
     mantissa, exponent = f"{h:.0e}".split("e")

@@ -5,7 +5,7 @@ largest value (the numerical check breaks, and the page says h is too large) and
 (round-off), ask for a naive convolution too large to check (a message; the page keeps working), reload
 (the layer and h stay); then train the NumPy network beside PyTorch: a hidden-layer list with a typo gets a
 message, the fixed one trains with a progress bar, and both curves agree to 1e-6; a reload and a second tab
-show the same result without training again.
+show the same result without training again; a hostile link opens the page at its defaults.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 
 from playwright.sync_api import expect
 
+from cnnedu.ui.state import encode
 from tests.journeys.student import Student
 
 GRADS = "scratch_grads"
@@ -99,3 +100,9 @@ def test_j8_check_gradients_break_them_with_h_then_train_numpy_beside_torch(stud
     other = s.new_tab()
     other.tab(TRAIN_TAB)
     assert comparison_note(other) == note
+
+    # A hand-edited link with values no widget can show: the defaults, no error page.
+    hostile = encode({"layer": "evil", "h": 5, "size": 10**9})
+    other.open(f"scratch?grad={hostile}&fit={encode({'hidden': ['x'], 'epochs': -3, 'lr': 1e9})}")
+    other.sees("Every gradient agrees")
+    assert "affine" in other.selected("Layer") and other.slider_value(H) == "1e-5"
