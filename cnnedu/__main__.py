@@ -1,4 +1,4 @@
-"""Lets ``python -m cnnedu`` run the command line (see cnnedu/cli.py)."""
+"""Lets ``python -m cnnedu`` run the command line (see cnnedu/cli/__init__.py)."""
 
 import sys
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from cnnedu.train import TrainConfig
+from cnnedu.training.train import TrainConfig
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -53,10 +53,10 @@ TINY_SPEC = {"name": "tiny-cnn", "input_shape": [1, 16, 16], "num_classes": 4, "
 def train_tiny_run(home: Path, *, epochs: int = 2, n_test: int = 120) -> str:
     """Train a tiny CNN on 16×16 synthetic shapes (4 classes) into the run store at ``home``; ~1 s.
 
-    Used through the ``finished_run`` fixture (tests/conftest.py) and by tests/test_e2e_predict.py.
+    Used through the ``finished_run`` fixture (tests/conftest.py) and by tests/e2e/test_e2e_predict.py.
     """
-    from cnnedu.runs import run_inline
-    from cnnedu.train import TrainConfig
+    from cnnedu.runs.store import run_inline
+    from cnnedu.training.train import TrainConfig
 
     old = os.environ.get("CNNEDU_HOME")
     os.environ["CNNEDU_HOME"] = str(home)

@@ -2,7 +2,7 @@
 
 These classes deliberately do NOT use cnnedu: they are written the way the documents write them
 (``nn.Module`` subclasses with layers as attributes and a hand-written ``forward``), so that
-tests/test_zoo.py can check every preset in cnnedu/zoo.py against an independent implementation:
+tests/arch/test_zoo.py can check every preset in cnnedu/arch/zoo.py against an independent implementation:
 same parameter count, same output shape.
 
 Where a document has a mistake that would change the count, the comment says what we did.
@@ -396,7 +396,7 @@ class ResNet(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------------
-# One reference per preset id of cnnedu/zoo.py (with its default parameters).
+# One reference per preset id of cnnedu/arch/zoo.py (with its default parameters).
 # --------------------------------------------------------------------------------------------------
 
 REFERENCE_MODELS = {

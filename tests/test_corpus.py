@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from cnnedu.analysis import analyze
+from cnnedu.arch.analysis import analyze
+from cnnedu.arch.spec import load_spec_file
+from cnnedu.arch.zoo import preset_spec
 from cnnedu.cli import main
 from cnnedu.errors import CnnEduError
-from cnnedu.spec import load_spec_file
-from cnnedu.zoo import preset_spec
 from tests.helpers import open_page
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -200,7 +200,7 @@ def answers_file(make: dict, tmp_path: Path) -> Path:
 def grading_message(path: Path) -> str:
     """What grading the answers in ``path`` says is wrong with them: the AnswersError, or every cell that
     could not be read (each is still reported, the others graded)."""
-    from cnnedu.answers import grade
+    from cnnedu.grading.answers import grade
     from cnnedu.userinput import read_text_file
 
     try:
@@ -239,9 +239,9 @@ def train_args(make: dict, tmp_path: Path) -> list[str]:
 
 def config_message(make: dict) -> str:
     """What the library says about a configuration given as JSON, or a number typed on the Train page."""
-    from cnnedu.runs import create_run
-    from cnnedu.settings import parse_setting
-    from cnnedu.train import TrainConfig
+    from cnnedu.runs.store import create_run
+    from cnnedu.training.settings import parse_setting
+    from cnnedu.training.train import TrainConfig
 
     if "setting" in make:
         parsed = parse_setting(make["setting"], make["text"])
@@ -257,7 +257,7 @@ def config_message(make: dict) -> str:
 
 @pytest.mark.parametrize("case", CASES["config"], ids=ids("config"))
 def test_a_bad_training_setting_gets_a_clear_message(case, tmp_path, capsys):
-    from cnnedu.runs import list_runs
+    from cnnedu.runs.store import list_runs
 
     make = case["make"]
     if "cli" not in make:
@@ -377,7 +377,7 @@ def prepare_home(make: dict, tmp_path: Path, monkeypatch) -> dict[str, str]:
         from tests.helpers import tiny
 
         monkeypatch.setenv("CNNEDU_HOME", str(tmp_path / "home"))
-        from cnnedu.runs import create_run
+        from cnnedu.runs.store import create_run
 
         create_run(tiny())
         create_run(tiny())
@@ -410,7 +410,7 @@ def test_a_bad_environment_gets_a_clear_message(case, tmp_path, monkeypatch, cap
             monkeypatch.setenv(name, value)
         budgets = fresh_budgets()
         assert 0 < budgets.RUN_MEMORY_BYTES < float("inf") and 0 < budgets.PREDICT_SECONDS < float("inf")
-        from cnnedu.runs import max_concurrent, threads_per_run
+        from cnnedu.runs.store import max_concurrent, threads_per_run
 
         assert max_concurrent() >= 1 and 1 <= threads_per_run() <= 1024
         code, text = cli(make["args"], capsys)

@@ -26,8 +26,8 @@ from PIL import Image
 from cnnedu import budgets
 from cnnedu.cli import main
 from cnnedu.errors import PredictError
-from cnnedu.onnxmeta import ModelMeta
-from cnnedu.predict import OnnxModel, predict
+from cnnedu.onnx.meta import ModelMeta
+from cnnedu.onnx.predict import OnnxModel, predict
 from tests.onnx_builders import build, build_raw
 
 CORPUS = Path(__file__).parent / "corpus"

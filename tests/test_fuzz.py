@@ -12,14 +12,14 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnnedu.analysis import analyze
-from cnnedu.answers import grade, read_count, read_shape
+from cnnedu.arch.analysis import analyze
+from cnnedu.arch.spec import LAYER_TYPES, parse_spec
+from cnnedu.arch.zoo import preset_spec
 from cnnedu.errors import CnnEduError
-from cnnedu.settings import FIELDS, parse_setting
-from cnnedu.spec import LAYER_TYPES, parse_spec
-from cnnedu.train import TrainConfig
+from cnnedu.grading.answers import grade, read_count, read_shape
+from cnnedu.training.settings import FIELDS, parse_setting
+from cnnedu.training.train import TrainConfig
 from cnnedu.userinput import read_json
-from cnnedu.zoo import preset_spec
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,7 +9,7 @@
 The sub-folder names become the class names (sorted, so ``q2`` comes before ``q10``). Without
 ``train/`` and ``test/`` sub-folders, each class is split by the seed: 80% train, 20% test.
 
-Every image is read by ``cnnedu.images`` — the same code that prepares an uploaded image for
+Every image is read by ``cnnedu.vision.images`` — the same code that prepares an uploaded image for
 prediction, so a trained network later sees pictures prepared exactly as in training:
 
 1. decoded safely (size caps before decoding: no "decompression bomb" fills memory);
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cnnedu import images
+from cnnedu.vision import images
 from cnnedu.data.dataset import Dataset, Progress, check_input_shape
 from cnnedu.errors import DataError, PredictError
 
@@ -50,7 +50,7 @@ def _natural_key(name: str) -> list:
 
 
 def read_image(source: str | Path | bytes, input_shape: tuple[int, int, int]) -> torch.Tensor:
-    """One image file as uint8 [C, H, W], prepared exactly as ``cnnedu.images`` prepares an image for
+    """One image file as uint8 [C, H, W], prepared exactly as ``cnnedu.vision.images`` prepares an image for
     prediction (safe decoding, upright, transparency over white, L or RGB, stretched to H×W).
 
     Raises DataError (with the reason) for a file that is not a readable image.

@@ -26,7 +26,7 @@ the gaze as ``x,y``.
   warning: the same people are then in both splits and the test accuracy is optimistic.
 
 Only the images that are kept (``n_train``, ``n_test``) are read: a quick run on 2,000 of the 27,000
-training pairs reads 2,000 pairs. Every image goes through ``cnnedu.images`` (``folder.read_image``):
+training pairs reads 2,000 pairs. Every image goes through ``cnnedu.vision.images`` (``folder.read_image``):
 safe decoding, size caps, no hang on a FIFO among the files.
 """
 

@@ -21,8 +21,8 @@ import streamlit as st
 from PIL import Image
 
 from cnnedu.errors import CnnEduError
-from cnnedu.export import ExportReport, export_bytes
-from cnnedu.inspect_model import (
+from cnnedu.onnx.export import ExportReport, export_bytes
+from cnnedu.vision.inspect_model import (
     Confusion,
     LoadedModel,
     RunData,
@@ -45,7 +45,7 @@ IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 def finished_runs() -> list[Any]:
     """Runs with saved weights, finished or cancelled (newest first); a run store that cannot be read
     shows an error."""
-    from cnnedu.runs import trained_runs
+    from cnnedu.runs.store import trained_runs
 
     try:
         return trained_runs()
@@ -55,7 +55,7 @@ def finished_runs() -> list[Any]:
 
 
 def run_label(run: Any) -> str:
-    from cnnedu.runs import trained_label
+    from cnnedu.runs.store import trained_label
 
     return trained_label(run)
 
@@ -77,7 +77,7 @@ def pick_run(key: str, label: str = "Trained run") -> str | None:
 
 def weights_mtime(run_id: str) -> float:
     """The modification time of a run's weights file: part of every cache key."""
-    from cnnedu.runs import run_dir
+    from cnnedu.runs.store import run_dir
 
     try:
         return (run_dir(run_id) / "model.pt").stat().st_mtime

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from cnnedu.errors import SpecError
-from cnnedu.spec import LAYER_TYPES, REQUIRED
+from cnnedu.arch.spec import LAYER_TYPES, REQUIRED
 
 _PAIR_RE = re.compile(r"^[\[(]?\s*(-?\d+)\s*(?:[x×,]\s*(-?\d+))?\s*[\])]?$")
 _ITEM_RE = re.compile(r"\s*(\w+)\s*=\s*(\[[^\]]*\]|\([^)]*\)|[^,\s]+)\s*,?")

@@ -9,7 +9,7 @@ import datetime
 import pandas as pd
 import streamlit as st
 
-from cnnedu import runs
+from cnnedu.runs import store as runs
 from cnnedu.ui.charts import compare_box_height, compare_chart
 from cnnedu.ui.runs_view import (
     STATUS_ICONS,

@@ -1,7 +1,7 @@
 """What the Train and Runs pages show about a run, computed from the run store: its curves, its settings in
 a few readable columns, what differs between runs, and a status line.
 
-Everything here reads a ``cnnedu.runs.Run`` and its events; nothing draws except ``show_status``. The
+Everything here reads a ``cnnedu.runs.store.Run`` and its events; nothing draws except ``show_status``. The
 charts themselves live in ``cnnedu.ui.charts``.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnnedu.train import DEFAULT_LR
+from cnnedu.training.train import DEFAULT_LR
 from cnnedu.ui.text import plain
 
 STATUS_ICONS = {"queued": "…", "running": "▶", "done": "✓", "cancelled": "■", "failed": "✗",
@@ -71,7 +71,7 @@ EPOCH_COLUMNS = ["epoch", "step", "train_loss", "train_acc", "val_loss", "val_ac
 
 
 def curves_from_events(events: list[dict[str, Any]]) -> Curves:
-    """Sort a run's events (``cnnedu.runs.events``) into step and epoch tables."""
+    """Sort a run's events (``cnnedu.runs.store.events``) into step and epoch tables."""
     steps, epochs = [], []
     start = end = last_step = None
     warnings: list[str] = []

@@ -9,12 +9,12 @@ from typing import Any
 import streamlit as st
 
 from cnnedu.errors import TrainError
-from cnnedu.settings import FIELDS, format_number, parse_setting
-from cnnedu.train import DEFAULT_LR, pick_device
+from cnnedu.training.settings import FIELDS, format_number, parse_setting
+from cnnedu.training.train import DEFAULT_LR, pick_device
 from cnnedu.ui.common import CURRENT_BUILD
 from cnnedu.ui.runs_view import effective_lr
 from cnnedu.ui.state import BUILD_KEY, encode, set_the_build, url_get, url_set
-from cnnedu.zoo import PRESETS
+from cnnedu.arch.zoo import PRESETS
 
 SAVED_KEY = "train_settings"  # the last settings: widgets forget their values when the page is left
 URL_NAME = "train"  # ?train=: the settings that differ from the defaults
@@ -24,7 +24,7 @@ SCHEDULE_HELP = {"none": "The learning rate stays the same for the whole run.",
                  "cosine": "The learning rate falls to 0 along a half cosine over the run (CosineAnnealingLR).",
                  "onecycle": "The learning rate warms up to the chosen value, then falls far below it (OneCycleLR)."}
 
-#: Widget key → TrainConfig name of the settings typed as numbers (text boxes parsed by cnnedu.settings).
+#: Widget key → TrainConfig name of the settings typed as numbers (text boxes parsed by cnnedu.training.settings).
 NUMBER_KEYS = {
     "train_n_train": "n_train", "train_n_test": "n_test", "train_val_split": "val_split", "train_crop": "crop",
     "train_lr": "lr", "train_momentum": "momentum", "train_weight_decay": "weight_decay",

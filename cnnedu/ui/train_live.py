@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from cnnedu import runs
+from cnnedu.runs import store as runs
 from cnnedu.errors import CnnEduError
 from cnnedu.ui.charts import accuracy_chart, loss_chart
 from cnnedu.ui.common import show_error

@@ -13,8 +13,8 @@ import re
 
 from playwright.sync_api import expect
 
+from cnnedu.arch.zoo import DOCUMENT_ANSWERS
 from cnnedu.ui.state import encode
-from cnnedu.zoo import DOCUMENT_ANSWERS
 from tests.journeys.student import Student
 
 TABLE = "layers_"  # the Build page's editor (key layers_<version>)

@@ -12,8 +12,8 @@ import base64
 import json
 import zlib
 
+from cnnedu.arch.zoo import preset_spec
 from cnnedu.ui.state import encode
-from cnnedu.zoo import preset_spec
 from tests.journeys.student import Student
 
 TABLE = "layers_"
