@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from timing import median_ms  # noqa: E402  (benchmarks/timing.py, beside this script)
 
-from cnnedu.analysis import analyze  # noqa: E402
-from cnnedu.nets import build_model, trace  # noqa: E402
-from cnnedu.zoo import PRESETS, preset_spec  # noqa: E402
+from cnnedu.arch.analysis import analyze  # noqa: E402
+from cnnedu.arch.nets import build_model, trace  # noqa: E402
+from cnnedu.arch.zoo import PRESETS, preset_spec  # noqa: E402
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Seed 003's fully connected net trained by the NumPy engine (cnnedu/train_numpy.py) and by PyTorch, same run.
+"""Seed 003's fully connected net trained by the NumPy engine (cnnedu/training/numpy_engine.py) and by PyTorch, same run.
 
 Both engines train the zoo's gaze-fc2 and gaze-fc-deep on the same gaze-synthetic images, with the same
 settings, seed and batches (plain SGD, so the two start from the same weights and should end with the same
@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 
 def run(arch: str, engine: str, args: argparse.Namespace) -> dict:
-    from cnnedu.train import TrainConfig, train
+    from cnnedu.training.train import TrainConfig, train
 
     config = TrainConfig(arch=arch, dataset="gaze-synthetic", n_train=args.n_train, n_test=args.n_test,
                          epochs=args.epochs, batch_size=64, optimizer="sgd", lr=0.01, momentum=0.0,

@@ -3,7 +3,7 @@
 On real MPIIFaceGaze the document measures 76.0 % test accuracy for its CNN with BatchNorm (Task 2.4) and
 67.3 % for its best fully connected net, [100, 100, 100] (Task 1.10). Offline, cnnedu draws a stand-in,
 "gaze-synthetic" (cnnedu/data/gaze.py). This trains the two zoo presets, gaze-cnn-bn and gaze-fc-deep,
-through cnnedu's own trainer (``cnnedu.train.train``) on the CPU, on the same images, for the same epochs,
+through cnnedu's own trainer (``cnnedu.training.train.train``) on the CPU, on the same images, for the same epochs,
 with the same seed and the document's optimizer: SGD with momentum 0.9, the learning rate multiplied
 by 0.9 every 2 epochs (StepLR(step_size=2, gamma=0.9)), and each net's own learning rate from the document
 (0.01 for the CNN, 0.001 for the fully connected net, Task 3.1). Batch 64, inputs normalized.
@@ -32,7 +32,7 @@ NETS = {"gaze-cnn-bn": (0.01, 0.760), "gaze-fc-deep": (0.001, 0.673)}
 
 
 def run(arch: str, args: argparse.Namespace) -> dict:
-    from cnnedu.train import TrainConfig, train
+    from cnnedu.training.train import TrainConfig, train
 
     lr, _ = NETS[arch]
     config = TrainConfig(arch=arch, dataset="gaze-synthetic", n_train=args.n_train, n_test=args.n_test,

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_predict.py [--runs 50] [--threads 1 2]   # default: 1 thread
 
-For each network (the coursework LeNet and ResNet for CIFAR-10, from cnnedu.zoo) and each thread count,
+For each network (the coursework LeNet and ResNet for CIFAR-10, from cnnedu.arch.zoo) and each thread count,
 both runtimes get the *same* thread count (torch.set_num_threads / SessionOptions.intra_op_num_threads,
 inter-op 1, onnxruntime's spin-waiting off as in the app) and the same 1×3×32×32 input; PyTorch runs in eval mode under torch.no_grad(). After a
 warm-up, we time ``--runs`` single-image calls of each, interleaved, and print the medians and the
@@ -29,10 +29,10 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from timing import median_ms  # noqa: E402  (benchmarks/timing.py, beside this script)
 
-from cnnedu.export import export_bytes, meta_for_spec  # noqa: E402
-from cnnedu.nets import build_model, count_params  # noqa: E402
-from cnnedu.predict import OnnxModel, predict  # noqa: E402
-from cnnedu.zoo import preset_spec  # noqa: E402
+from cnnedu.arch.nets import build_model, count_params  # noqa: E402
+from cnnedu.arch.zoo import preset_spec  # noqa: E402
+from cnnedu.onnx.export import export_bytes, meta_for_spec  # noqa: E402
+from cnnedu.onnx.predict import OnnxModel, predict  # noqa: E402
 
 NETWORKS = ("lenet-cifar10", "resnet-cifar10")
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

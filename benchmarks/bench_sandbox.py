@@ -4,7 +4,7 @@
 
 A small cnnedu-exported network (the coursework LeNet for CIFAR-10, untrained) is run on one 1×3×32×32
 image: (a) in this process with the same session settings the sandbox uses (1 thread, no spinning), and
-(b) through cnnedu.sandbox (a long-lived child process per model, with its memory cap, over a pipe).
+(b) through cnnedu.onnx.sandbox (a long-lived child process per model, with its memory cap, over a pipe).
 Rounds of both are interleaved; the medians and the ratio sandbox/in-process are printed, plus the
 one-off cost of starting a model's process (spawn, import onnxruntime, load the model) and cnnedu's whole
 ``predict()`` on a PNG.
@@ -26,12 +26,13 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from timing import median_ms  # noqa: E402  (benchmarks/timing.py, beside this script)
 
-from cnnedu import budgets, sandbox  # noqa: E402
-from cnnedu.export import export_bytes, meta_for_spec  # noqa: E402
-from cnnedu.nets import build_model  # noqa: E402
-from cnnedu.predict import OnnxModel, predict  # noqa: E402
-from cnnedu.sandbox_child import new_session  # noqa: E402
-from cnnedu.zoo import preset_spec  # noqa: E402
+from cnnedu import budgets  # noqa: E402
+from cnnedu.arch.nets import build_model  # noqa: E402
+from cnnedu.arch.zoo import preset_spec  # noqa: E402
+from cnnedu.onnx import sandbox
+from cnnedu.onnx.export import export_bytes, meta_for_spec  # noqa: E402
+from cnnedu.onnx.predict import OnnxModel, predict  # noqa: E402
+from cnnedu.onnx.sandbox_child import new_session  # noqa: E402
 
 
 def main() -> None:

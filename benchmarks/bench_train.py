@@ -60,8 +60,8 @@ def seed_style_epoch(root: Path, batch_size: int = 64) -> dict:
     import torch.nn.functional as F
     from torchvision import datasets, transforms
 
-    from cnnedu.nets import build_model
-    from cnnedu.zoo import preset_spec
+    from cnnedu.arch.nets import build_model
+    from cnnedu.arch.zoo import preset_spec
 
     torch.manual_seed(0)
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
@@ -91,7 +91,7 @@ def seed_style_epoch(root: Path, batch_size: int = 64) -> dict:
 
 
 def cnnedu_epoch(batch_size: int = 64) -> dict:
-    from cnnedu.train import TrainConfig, train
+    from cnnedu.training.train import TrainConfig, train
 
     config = TrainConfig(arch="mnist-cnn", dataset="fashion-mnist", epochs=1, batch_size=batch_size,
                          optimizer="sgd", lr=0.01, momentum=0.9, normalize=True, seed=0)

@@ -5,16 +5,16 @@ import json
 import pandas as pd
 import streamlit as st
 
-from cnnedu.analysis import analyze
-from cnnedu.codegen import pytorch_source
+from cnnedu.arch.analysis import analyze
+from cnnedu.arch.codegen import pytorch_source
+from cnnedu.arch.spec import LAYER_TYPES, parse_spec
+from cnnedu.arch.zoo import PRESETS, preset_spec
 from cnnedu.errors import CnnEduError
-from cnnedu.spec import LAYER_TYPES, parse_spec
 from cnnedu.ui import build_editor as editor
 from cnnedu.ui.common import analysis_columns, analysis_frame, current_build, show_error, show_totals
 from cnnedu.ui.layer_table import field_help, layers_from_rows, rows_from_layers
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.state import keep, set_the_build
-from cnnedu.zoo import PRESETS, preset_spec
 
 ensure_navigation()
 st.title("Build a network")

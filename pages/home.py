@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from cnnedu.arch.zoo import PRESETS
 from cnnedu.ui.nav import PAGES, ensure_navigation
-from cnnedu.zoo import PRESETS
 
 ensure_navigation()
 st.title("cnnedu — a CNN explorer for the coursework")

@@ -3,15 +3,6 @@
 import streamlit as st
 
 from cnnedu.errors import CnnEduError
-from cnnedu.images import prepare
-from cnnedu.inspect_model import (
-    chw_to_image,
-    feature_map_layers,
-    feature_maps,
-    first_conv_filters,
-    normalize,
-    prediction_grid,
-)
 from cnnedu.ui.common import plain, show_error
 from cnnedu.ui.images import (
     IMAGE_TYPES,
@@ -30,6 +21,15 @@ from cnnedu.ui.images import (
     weights_mtime,
 )
 from cnnedu.ui.nav import ensure_navigation
+from cnnedu.vision.images import prepare
+from cnnedu.vision.inspect_model import (
+    chw_to_image,
+    feature_map_layers,
+    feature_maps,
+    first_conv_filters,
+    normalize,
+    prediction_grid,
+)
 
 ensure_navigation()
 st.title("Look inside a trained network")

@@ -6,10 +6,8 @@ import torch
 
 from cnnedu.budgets import MAX_INPUT_SIDE
 from cnnedu.errors import CnnEduError, PredictError
-from cnnedu.images import MAX_PIXELS, UPLOAD_LIMIT_MB
-from cnnedu.inspect_model import to_probs as torch_probs
-from cnnedu.onnxmeta import ModelMeta
-from cnnedu.predict import OnnxModel, predict
+from cnnedu.onnx.meta import ModelMeta
+from cnnedu.onnx.predict import OnnxModel, predict
 from cnnedu.ui.common import plain, show_error
 from cnnedu.ui.images import (
     IMAGE_TYPES,
@@ -24,6 +22,8 @@ from cnnedu.ui.images import (
     weights_mtime,
 )
 from cnnedu.ui.nav import ensure_navigation
+from cnnedu.vision.images import MAX_PIXELS, UPLOAD_LIMIT_MB
+from cnnedu.vision.inspect_model import to_probs as torch_probs
 
 ensure_navigation()
 st.title("Predict")

@@ -3,8 +3,8 @@ setting changes (the coursework's learning-rate and optimizer sweeps); cancel or
 
 import streamlit as st
 
-from cnnedu import runs
 from cnnedu.errors import CnnEduError
+from cnnedu.runs import store as runs
 from cnnedu.ui.common import show_error
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.runs_compare import COMPARE_KEY, compare, on_compare, table

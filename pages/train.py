@@ -1,6 +1,6 @@
 """Train: choose a network, its data, augmentation, optimizer and schedule, start a run and watch it learn.
 
-The run trains in a background process (cnnedu.runs); this page only reads the run store. The run id is
+The run trains in a background process (cnnedu.runs.store); this page only reads the run store. The run id is
 kept in the session and in the address bar (?run=...), so a reload or a second tab shows the same run.
 """
 
@@ -8,11 +8,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnedu import runs
+from cnnedu.arch.zoo import PRESETS
 from cnnedu.data import DATASETS, find_local
 from cnnedu.errors import CnnEduError, TrainError
-from cnnedu.settings import parse_setting
-from cnnedu.train import (
+from cnnedu.runs import store as runs
+from cnnedu.training.settings import parse_setting
+from cnnedu.training.train import (
     DEFAULT_LR,
     DEVICES,
     ENGINES,
@@ -29,7 +30,6 @@ from cnnedu.ui.runs_view import OPTIMIZER_NAMES
 from cnnedu.ui.train_form import number_box
 from cnnedu.ui.train_live import show_run, watch, watched_config, watched_run_id
 from cnnedu.ui.train_preview import shape_note, show_preview
-from cnnedu.zoo import PRESETS
 
 ensure_navigation()
 # ------------------------------------------------------------------------------------------------ page

@@ -30,10 +30,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnedu.errors import ArchitectureError
 from cnnedu.arch.nets import BasicBlock, Bottleneck, DepthwiseSeparable, trace
 from cnnedu.arch.spec import Spec, parse_spec
 from cnnedu.arch.window import window_output
+from cnnedu.errors import ArchitectureError
 
 BYTES_PER_VALUE = 4  # fp32
 
@@ -367,7 +367,7 @@ OPTIMIZER_STATE = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2}
 #: A training step keeps every layer's output for the backward pass (what "per training image" adds up),
 #: plus what layers save on the side (max pooling's int64 indices, BatchNorm's normalised input) and the
 #: gradients flowing back through them: measured on CPU at 1.0-1.9× the sum of the outputs
-#: (tests/test_faults.py checks the estimate against a measurement).
+#: (tests/runs/test_faults.py checks the estimate against a measurement).
 BACKWARD_FACTOR = 3.0
 
 

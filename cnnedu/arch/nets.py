@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnedu.errors import ArchitectureError
 from cnnedu.arch.spec import LAYER_TYPES, Spec, pair, params, parse_spec
 from cnnedu.arch.window import AxisWindow, Unseen
+from cnnedu.errors import ArchitectureError
 
 # ------------------------------------------------------------------------------------------------ blocks
 

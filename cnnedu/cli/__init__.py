@@ -39,10 +39,7 @@ def print_json(data: Any) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from cnnedu.cli import arch as cli_arch  # noqa: F401  (they register their commands)
-    from cnnedu.cli import onnx as cli_onnx
-    from cnnedu.cli import scratch as cli_scratch
-    from cnnedu.cli import train as cli_train
+    from cnnedu.cli import arch, onnx, scratch, train  # noqa: F401  (they register their commands)
 
     top = argparse.ArgumentParser(prog="python -m cnnedu", description="cnnedu: build, check, train, "
                                   "look inside, export and predict with CNNs from the coursework.")

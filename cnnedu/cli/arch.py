@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from cnnedu.arch.analysis import Analysis, analyze, human_bytes, human_count
-from cnnedu.cli import command, print_json
-from cnnedu.errors import AnswersError, SpecError
 from cnnedu.arch.nets import count_params, trace
 from cnnedu.arch.spec import Spec, parse_spec
-from cnnedu.userinput import read_json, read_text_file
 from cnnedu.arch.zoo import PRESETS, resolve_arch
+from cnnedu.cli import command, print_json
+from cnnedu.errors import AnswersError, SpecError
+from cnnedu.userinput import read_json, read_text_file
 
 
 def _arch_argument(parser: argparse.ArgumentParser) -> None:

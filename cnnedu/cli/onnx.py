@@ -38,9 +38,9 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
 @command("export", "export a run or a preset to ONNX, with cnnedu's metadata, checked against PyTorch",
          _export_arguments)
 def export_command(args: argparse.Namespace) -> int:
+    from cnnedu.arch.zoo import PRESETS
     from cnnedu.onnx.export import export_onnx
     from cnnedu.vision.inspect_model import load_for_export, preset_model
-    from cnnedu.arch.zoo import PRESETS
 
     loaded = preset_model(args.source, seed=args.seed) if args.source in PRESETS else load_for_export(args.source)
     report = export_onnx(loaded.model, loaded.meta, args.output)
@@ -107,8 +107,8 @@ def _predict_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("predict", "predict the classes of images with an ONNX model (onnxruntime)", _predict_arguments)
 def predict_command(args: argparse.Namespace) -> int:
-    from cnnedu.vision.images import prepare
     from cnnedu.onnx.predict import OnnxModel, predict
+    from cnnedu.vision.images import prepare
 
     if args.top_k < 1:
         raise PredictError(f"--top-k must be at least 1, got {args.top_k}.")

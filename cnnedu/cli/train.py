@@ -19,7 +19,7 @@ from cnnedu.cli import command, print_json
 from cnnedu.errors import TrainError
 
 # Kept here rather than imported from cnnedu.training.train so that building the parser does not import torch
-# (tests/test_train.py checks they match).
+# (tests/training/test_train.py checks they match).
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
 ENGINES = ("torch", "numpy")

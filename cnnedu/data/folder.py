@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cnnedu.vision import images
 from cnnedu.data.dataset import Dataset, Progress, check_input_shape
 from cnnedu.errors import DataError, PredictError
+from cnnedu.vision import images
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 DEFAULT_TEST_FRACTION = 0.2

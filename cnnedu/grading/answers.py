@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnedu.arch.analysis import Analysis, Row, analyze
-from cnnedu.errors import AnswersError, CnnEduError
 from cnnedu.arch.nets import trace
 from cnnedu.arch.spec import Spec, pair, parse_spec
 from cnnedu.arch.spec import params as layer_params
-from cnnedu.userinput import read_json
 from cnnedu.arch.window import window_output
+from cnnedu.errors import AnswersError, CnnEduError
+from cnnedu.userinput import read_json
 
 FIELDS = ("output_shape", "params", "total_params")
 _SHAPE_KEYS = ("output_shape", "shape", "output", "output_size", "size")

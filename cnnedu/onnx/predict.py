@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from cnnedu.onnx import sandbox
 from cnnedu.budgets import (
     MAX_CLASSES,
     MAX_GRAPH_NODES,
@@ -38,6 +37,8 @@ from cnnedu.budgets import (
     UPLOAD_LIMIT_MB,
 )
 from cnnedu.errors import PredictError
+from cnnedu.onnx import sandbox
+from cnnedu.onnx.meta import ModelMeta, has_cnnedu_props
 from cnnedu.vision.images import (
     Decoded,
     ImageSource,
@@ -47,7 +48,6 @@ from cnnedu.vision.images import (
     prepare,
     read_regular_file,
 )
-from cnnedu.onnx.meta import ModelMeta, has_cnnedu_props
 
 __all__ = ["Decoded", "Guess", "ModelMeta", "OnnxModel", "Prediction", "Prepared", "clear_session_cache",
            "decode_image", "load_image", "predict", "prepare", "to_probs"]

@@ -668,7 +668,7 @@ def _spawn(run_id: str, token: str | None) -> None:
     env["CNNEDU_HOME"] = str(home())
     # the NumPy engine's BLAS shares the cores as PyTorch does (threads_per_run); it reads this at start-up
     env.setdefault("OPENBLAS_NUM_THREADS", str(threads_per_run()))
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
         folder.mkdir(parents=True, exist_ok=True)

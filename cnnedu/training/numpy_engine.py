@@ -40,12 +40,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnedu.errors import TrainError
 from cnnedu.arch.nets import build_model, count_params
+from cnnedu.arch.spec import Spec, params
+from cnnedu.errors import TrainError
 from cnnedu.scratch.layers import softmax_loss
 from cnnedu.scratch.nets import FullyConnectedNet
 from cnnedu.scratch.optim import sgd, sgd_momentum
-from cnnedu.arch.spec import Spec, params
 from cnnedu.training.train import (
     OnEvent,
     TrainConfig,

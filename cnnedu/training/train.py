@@ -48,10 +48,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnedu.budgets import MAX_IMAGES
-from cnnedu.errors import CnnEduError, TrainError, shown
 from cnnedu.arch.nets import build_model, count_params, output_kind
 from cnnedu.arch.spec import Spec, parse_spec
+from cnnedu.budgets import MAX_IMAGES
+from cnnedu.errors import CnnEduError, TrainError, shown
 from cnnedu.userinput import read_json
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")

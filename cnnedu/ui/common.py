@@ -10,11 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from cnnedu.arch.analysis import Analysis, human_bytes, human_count
-from cnnedu.errors import CnnEduError
 from cnnedu.arch.spec import Spec, parse_spec
+from cnnedu.arch.zoo import PRESETS, preset_spec
+from cnnedu.errors import CnnEduError
 from cnnedu.ui.state import keep, the_build
 from cnnedu.ui.text import plain
-from cnnedu.arch.zoo import PRESETS, preset_spec
 
 DEFAULT_PRESET = "lenet-cifar10"
 CURRENT_BUILD = "(current build)"  # the network picker's option for the Build page's network

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cnnedu.errors import SpecError
 from cnnedu.arch.spec import LAYER_TYPES, REQUIRED
+from cnnedu.errors import SpecError
 
 _PAIR_RE = re.compile(r"^[\[(]?\s*(-?\d+)\s*(?:[x×,]\s*(-?\d+))?\s*[\])]?$")
 _ITEM_RE = re.compile(r"\s*(\w+)\s*=\s*(\[[^\]]*\]|\([^)]*\)|[^,\s]+)\s*,?")

@@ -8,13 +8,13 @@ from typing import Any
 
 import streamlit as st
 
+from cnnedu.arch.zoo import PRESETS
 from cnnedu.errors import TrainError
 from cnnedu.training.settings import FIELDS, format_number, parse_setting
 from cnnedu.training.train import DEFAULT_LR, pick_device
 from cnnedu.ui.common import CURRENT_BUILD
 from cnnedu.ui.runs_view import effective_lr
 from cnnedu.ui.state import BUILD_KEY, encode, set_the_build, url_get, url_set
-from cnnedu.arch.zoo import PRESETS
 
 SAVED_KEY = "train_settings"  # the last settings: widgets forget their values when the page is left
 URL_NAME = "train"  # ?train=: the settings that differ from the defaults

@@ -7,10 +7,10 @@ import numpy as np
 import streamlit as st
 import torch
 
+from cnnedu.arch.spec import Spec
 from cnnedu.data import DATASETS, Dataset, find_local, load_dataset, preview, shape_mismatch
 from cnnedu.data.convert import convert_images
 from cnnedu.errors import CnnEduError
-from cnnedu.arch.spec import Spec
 from cnnedu.ui.common import show_error
 from cnnedu.ui.runs_view import augmentation_text
 

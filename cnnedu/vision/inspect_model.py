@@ -37,9 +37,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnedu.arch.spec import Spec
 from cnnedu.errors import CnnEduError, RunStoreError
 from cnnedu.onnx.meta import ModelMeta
-from cnnedu.arch.spec import Spec
 
 #: The colour of the lines between tiles (RGB): distinct from black, white and every gray.
 SEPARATOR = (90, 110, 150)
@@ -565,8 +565,8 @@ def preset_model(preset_id: str, seed: int = 0) -> LoadedModel:
 
 def load_for_export(name: str) -> LoadedModel:
     """A run id or a preset id → :class:`LoadedModel` (runs first, since a run id is never a preset id)."""
-    from cnnedu.runs.store import get_run
     from cnnedu.arch.zoo import PRESETS
+    from cnnedu.runs.store import get_run
 
     if name in PRESETS:
         return preset_model(name)
