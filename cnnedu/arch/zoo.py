@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnedu.errors import SpecError
 from cnnedu.arch.spec import Spec, load_spec_file, parse_spec
+from cnnedu.errors import SpecError
 
 # ------------------------------------------------------------------------------------------- helpers
 
