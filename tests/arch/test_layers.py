@@ -65,3 +65,21 @@ def test_every_type_builds_analyses_and_generates_the_same_module(name):
 
 def test_a_module_no_type_builds_has_no_type():
     assert for_module(nn.Identity()) is None
+
+
+def test_relu6_is_a_layer_type_like_torchs():
+    spec = parse_spec({"name": "relu6 net", "input_shape": [2, 5, 5], "num_classes": 50,
+                       "layers": [{"type": "ReLU6"}, {"type": "Flatten"}]})
+    model = build_model(spec)
+    assert isinstance(model[0], nn.ReLU6) and spec.names()[0] == "relu6_1"
+    x = torch.randn(3, 2, 5, 5) * 10
+    assert torch.equal(model[0](x), nn.ReLU6()(x))
+    row = analyze(spec).top_rows()[0]
+    assert (row.input_shape, row.output_shape) == ((2, 5, 5), (2, 5, 5)) == (tuple(x.shape[1:]),) * 2
+    assert (row.params, row.params_formula, row.formula) == (0, "0", "same shape as the input")
+    source = pytorch_source(spec)
+    assert "nn.ReLU6()" in source
+    namespace: dict = {"__name__": "generated"}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    generated = namespace[class_name(spec)]()
+    assert isinstance(generated.relu6_1, nn.ReLU6) and count_params(generated) == (0, 0)

@@ -8,6 +8,7 @@ from cnnedu.arch.layers.registry import Field, LayerType
 
 TYPES = (
     LayerType("ReLU", "relu", (), "max(0, x)", module=nn.ReLU),
+    LayerType("ReLU6", "relu6_", (), "min(max(0, x), 6): ReLU capped at 6 (MobileNet v2)", module=nn.ReLU6),
     LayerType("LeakyReLU", "lrelu", (
         Field("negative_slope", "float", 0.01, help="slope for x < 0"),
     ), "x for x ≥ 0, slope·x below", module=nn.LeakyReLU,
