@@ -7,7 +7,8 @@ import streamlit as st
 
 from cnnedu.arch.analysis import analyze
 from cnnedu.arch.codegen import pytorch_source
-from cnnedu.arch.spec import LAYER_TYPES, parse_spec
+from cnnedu.arch.layers.registry import layer_types
+from cnnedu.arch.spec import parse_spec
 from cnnedu.arch.zoo import PRESETS, preset_spec
 from cnnedu.errors import CnnEduError
 from cnnedu.ui import build_editor as editor
@@ -73,7 +74,7 @@ with tabs[0]:
         key=table_key, num_rows="dynamic", width="stretch", hide_index=False, placeholder="",
         height=min(35 * (max(len(rows), 10) + 4) + 3, 500),  # from the base: a new height resets the editor
         column_config={
-            "type": st.column_config.SelectboxColumn("type", options=list(LAYER_TYPES), required=True,
+            "type": st.column_config.SelectboxColumn("type", options=list(layer_types()), required=True,
                                                      width="small"),
             "name": st.column_config.TextColumn("name", help="optional; e.g. conv1", width="small"),
             "settings": st.column_config.TextColumn("settings", width="large"),

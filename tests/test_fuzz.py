@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnnedu.arch.analysis import analyze
-from cnnedu.arch.spec import LAYER_TYPES, parse_spec
+from cnnedu.arch.layers.registry import layer_types
+from cnnedu.arch.spec import parse_spec
 from cnnedu.arch.zoo import preset_spec
 from cnnedu.errors import CnnEduError
 from cnnedu.grading.answers import grade, read_count, read_shape
@@ -41,7 +42,7 @@ def parses_or_says_why(call) -> None:
 
 # ------------------------------------------------------------------------------------------------ spec
 
-FIELD_NAMES = sorted({f.name for kind in LAYER_TYPES.values() for f in kind.fields} | {"type", "name"})
+FIELD_NAMES = sorted({f.name for kind in layer_types().values() for f in kind.fields} | {"type", "name"})
 
 
 @FUZZ

@@ -1,7 +1,8 @@
 """Layer-by-layer analysis: shapes, the size formula with the student's numbers, parameters, multiply-adds.
 
 Shapes come from PyTorch itself (``nets.trace`` runs every layer on the ``meta`` device, which costs
-nothing). The formulas shown are computed separately and the tests check that they agree with those
+nothing). The formulas come from each layer type's record in cnnedu/arch/layers/, found by the class of
+the module built (so a block's sub-layers get theirs too); they are computed separately and the tests check that they agree with those
 measured shapes, for every preset and for random specs.
 
 Multiply-adds (MACs) for one image, under two conventions, both reported:
@@ -30,9 +31,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnedu.arch.nets import BasicBlock, Bottleneck, DepthwiseSeparable, trace
+from cnnedu.arch.layers.registry import LayerType, for_module
+from cnnedu.arch.nets import trace
 from cnnedu.arch.spec import Spec, parse_spec
-from cnnedu.arch.window import window_output
 from cnnedu.errors import ArchitectureError
 
 BYTES_PER_VALUE = 4  # fp32
@@ -157,25 +158,26 @@ def _leaf_row(index: int, name: str, type_name: str, module: nn.Module, in_shape
               out_shape: tuple[int, ...], depth: int = 0, again: bool = False) -> Row:
     """One layer's row. ``again``: a second call of a module already in the table (a block's ReLU): its
     output and multiply-adds count again, its parameters do not."""
+    kind = for_module(module) or _UNKNOWN
     weights = sum(p.numel() for n, p in module.named_parameters() if not n.endswith("bias"))
     biases = sum(p.numel() for n, p in module.named_parameters() if n.endswith("bias"))
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     buffers = sum(b.numel() for n, b in module.named_buffers() if not n.endswith("num_batches_tracked"))
-    note = ""
-    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        note = (f"γ and β are learned ({weights + biases}); the running mean and variance ({buffers} values) "
-                "are buffers, not parameters")
-    macs = _macs(module, out_shape)
+    note = kind.note(module)
+    macs = kind.macs(module, out_shape)
     if again:
         note = "the same module again: its output is kept too, its parameters are counted once"
         weights = biases = trainable = buffers = 0
     return Row(index=index, name=name, type=type_name, depth=depth, input_shape=in_shape,
-               output_shape=out_shape, formula=size_formula(module, in_shape, out_shape),
-               params_formula="0 (counted above)" if again else params_formula(module), weights=weights,
+               output_shape=out_shape, formula=kind.size_text(module, in_shape, out_shape),
+               params_formula="0 (counted above)" if again else kind.params_text(module), weights=weights,
                biases=biases, params=weights + biases, trainable_params=trainable, buffers=buffers,
                macs=macs, activation_bytes=math.prod(out_shape) * BYTES_PER_VALUE,
-               macs_torchinfo=macs + _torchinfo_extra(module, out_shape), kernel=_kernel_text(module), note=note,
-               groups=getattr(module, "groups", 1) if isinstance(module, nn.Conv2d) else 1)
+               macs_torchinfo=macs + kind.torchinfo_extra(module, out_shape), kernel=kind.kernel_text(module),
+               note=note, groups=getattr(module, "groups", 1) if isinstance(module, nn.Conv2d) else 1)
+
+
+_UNKNOWN = LayerType("?", "?")  # a module no layer type builds: the defaults (same shape, no parameters)
 
 
 Call = tuple[nn.Module, tuple[int, ...], tuple[int, ...]]
@@ -207,7 +209,8 @@ def _record_calls() -> Iterator[list[Call]]:
 def _sub_rows(index: int, name: str, module: nn.Module, in_shape: tuple[int, ...],
               calls: list[Call] | None = None) -> list[Row]:
     """Rows for the layers inside a block, with the shapes measured when the block ran (see ``_record_calls``)."""
-    if not isinstance(module, (DepthwiseSeparable, BasicBlock, Bottleneck)):
+    kind = for_module(module)
+    if kind is None or not kind.block:
         return []
     child_names = {id(child): child_name for child_name, child in module.named_children()}
     if calls is None or not any(id(m) in child_names for m, _, _ in calls):
@@ -225,13 +228,7 @@ def _sub_rows(index: int, name: str, module: nn.Module, in_shape: tuple[int, ...
 
 def _block_row(index: int, name: str, type_name: str, module: nn.Module, in_shape: tuple[int, ...],
                out_shape: tuple[int, ...], subs: list[Row]) -> Row:
-    kinds = {DepthwiseSeparable: "depthwise 3×3 then pointwise 1×1",
-             BasicBlock: "two 3×3 convs + shortcut", Bottleneck: "1×1 → 3×3 → 1×1 + shortcut"}
-    shortcut = getattr(module, "shortcut", None)
-    note = kinds[type(module)]
-    if isinstance(module, (BasicBlock, Bottleneck)):
-        note += "; projection shortcut (1×1 conv) because the shape changes" if shortcut is not None \
-            else "; identity shortcut (shapes match)"
+    note = for_module(module).note(module)
     convs = [r for r in subs if r.type == "Conv2d"]
     strided = next((r for r in convs if r.output_shape[1:] != r.input_shape[1:]), convs[0])
     size = strided.formula.split("; channels")[0]
@@ -246,97 +243,7 @@ def _block_row(index: int, name: str, type_name: str, module: nn.Module, in_shap
                macs_torchinfo=sum(r.macs_torchinfo for r in subs), note=note)
 
 
-# ------------------------------------------------------------------------------------------- formulas
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def _window_text(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> str:
-    lo, hi = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
-    value = window_output(size, kernel, stride, padding, dilation, ceil_mode)
-    if dilation == 1:
-        inner = f"{size} − {kernel} + 2·{padding}"
-    else:
-        inner = f"{size} + 2·{padding} − {dilation}·({kernel} − 1) − 1"
-    return f"{lo}({inner})/{stride}{hi} + 1 = {value}"
-
-
-def size_formula(module: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> str:
-    """How the output size follows from the input, with the numbers in it, e.g. ⌊(32 − 5 + 2·0)/1⌋ + 1 = 28."""
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        k, s = _pair(module.kernel_size), _pair(module.stride)
-        d = _pair(getattr(module, "dilation", 1))
-        ceil = bool(getattr(module, "ceil_mode", False))
-        if isinstance(module, nn.Conv2d) and module.padding == "same":
-            return f"padding \"same\": {in_shape[1]}×{in_shape[2]} stays {out_shape[1]}×{out_shape[2]}"
-        p = (0, 0) if module.padding == "valid" else _pair(module.padding)
-        texts = [_window_text(in_shape[1 + a], k[a], s[a], p[a], d[a], ceil) for a in (0, 1)]
-        size = texts[0] if texts[0] == texts[1] else f"H: {texts[0]}; W: {texts[1]}"
-        if isinstance(module, nn.Conv2d):
-            return f"{size}; channels = {module.out_channels} filters"
-        return size
-    if isinstance(module, nn.AdaptiveAvgPool2d):
-        return f"fixed output {out_shape[1]}×{out_shape[2]} (averages over each region)"
-    if isinstance(module, nn.Flatten):
-        return " × ".join(str(v) for v in in_shape) + f" = {math.prod(in_shape)}"
-    if isinstance(module, nn.Linear):
-        return f"out_features = {module.out_features}"
-    return "same shape as the input"
-
-
-def params_formula(module: nn.Module) -> str:
-    """How the parameter count follows from the settings, e.g. 5·5·3·6 + 6 = 456."""
-    if isinstance(module, nn.Conv2d):
-        kh, kw = _pair(module.kernel_size)
-        cin = module.in_channels // module.groups
-        w = kh * kw * cin * module.out_channels
-        text = f"{kh}·{kw}·{cin}·{module.out_channels}"
-        if module.groups > 1:
-            text += f" (in_channels {module.in_channels} / groups {module.groups} = {cin})"
-        if module.bias is not None:
-            return f"{text} + {module.out_channels} = {w + module.out_channels:,}"
-        return f"{text} = {w:,} (no bias)"
-    if isinstance(module, nn.Linear):
-        w = module.in_features * module.out_features
-        if module.bias is not None:
-            return f"{module.in_features}·{module.out_features} + {module.out_features} = {w + module.out_features:,}"
-        return f"{module.in_features}·{module.out_features} = {w:,} (no bias)"
-    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        if module.affine:
-            return f"2·{module.num_features} = {2 * module.num_features} (γ, β)"
-        return "0 (affine = false)"
-    return "0"
-
-
-def _macs(module: nn.Module, out_shape: tuple[int, ...]) -> int:
-    """Multiply-adds, the papers' convention: the products of a conv or linear layer, nothing else."""
-    if isinstance(module, nn.Conv2d):
-        kh, kw = _pair(module.kernel_size)
-        return math.prod(out_shape) * (module.in_channels // module.groups) * kh * kw
-    if isinstance(module, nn.Linear):
-        return module.in_features * module.out_features
-    return 0
-
-
-def _torchinfo_extra(module: nn.Module, out_shape: tuple[int, ...]) -> int:
-    """What torchinfo adds to the products: every parameter that is not a conv or linear weight counts
-    once per output position for a conv (its bias: out_channels × H × W) and once otherwise (a linear
-    layer's bias, BatchNorm's γ and β)."""
-    extra = sum(p.numel() for n, p in module.named_parameters(recurse=False)
-                if not (n == "weight" and isinstance(module, (nn.Conv2d, nn.Linear))))
-    if isinstance(module, nn.Conv2d):
-        return extra * math.prod(out_shape[1:])
-    return extra
-
-
-def _kernel_text(module: nn.Module) -> str:
-    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-        k, s = _pair(module.kernel_size), _pair(module.stride)
-        ktext = f"{k[0]}×{k[1]}"
-        return ktext if s == (1, 1) else f"{ktext} /{s[0] if s[0] == s[1] else f'{s[0]}×{s[1]}'}"
-    return ""
+# ------------------------------------------------------------------------------------------- numbers
 
 
 def human_bytes(n: int) -> str:
@@ -367,7 +274,7 @@ OPTIMIZER_STATE = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2}
 #: A training step keeps every layer's output for the backward pass (what "per training image" adds up),
 #: plus what layers save on the side (max pooling's int64 indices, BatchNorm's normalised input) and the
 #: gradients flowing back through them: measured on CPU at 1.0-1.9× the sum of the outputs
-#: (tests/runs/test_faults.py checks the estimate against a measurement).
+#: (tests/test_faults.py checks the estimate against a measurement).
 BACKWARD_FACTOR = 3.0
 
 

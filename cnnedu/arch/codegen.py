@@ -1,11 +1,12 @@
 """Readable, standalone PyTorch source for a spec: the network as a student would write it by hand.
 
 ``pytorch_source(spec)`` returns a Python file that needs only torch: the block classes the network uses
-(copied from cnnedu/arch/nets.py's own source, read once when this module is imported, so block code has one
-home), then a
+(copied from cnnedu/arch/layers/blocks.py's own source, read once when this module is imported, so block code
+has one home), then a
 ``class <Name>(nn.Module)`` whose ``__init__`` creates every layer as an attribute, with every
 ``in_channels`` / ``in_features`` / ``num_features`` written out, and whose ``forward`` calls them in
-order, each line commented with the shape it produces. Attribute names are the spec's layer names, so
+order, each line commented with the shape it produces. Which constructor arguments a layer writes out is
+its type's record in cnnedu/arch/layers/ (``LayerType.code_args``). Attribute names are the spec's layer names, so
 the ``state_dict`` keys match those of ``cnnedu.arch.nets.build_model(spec)``: weights trained in cnnedu load
 into the generated class unchanged.
 """
@@ -21,11 +22,11 @@ from typing import Any
 from torch import nn
 
 from cnnedu.arch import nets
+from cnnedu.arch.layers import blocks
+from cnnedu.arch.layers.registry import layer_type, layer_types
 from cnnedu.arch.spec import Spec, pair, parse_spec
-from cnnedu.arch.spec import params as layer_params
 
-_BLOCKS = {"DepthwiseSeparable": nets.DepthwiseSeparable, "BasicBlock": nets.BasicBlock,
-           "Bottleneck": nets.Bottleneck}
+_BLOCKS = {name: t.module for name, t in layer_types().items() if t.block}
 
 
 def pytorch_source(spec: Spec | dict[str, Any] | str) -> str:
@@ -109,9 +110,10 @@ def _class_source(cls: type) -> str:
 
 
 def _read_block_sources() -> dict[str, tuple[str, ...]]:
-    """For each block class: the sources of the private helpers of cnnedu/arch/nets.py it calls, then its own."""
-    helpers = {name: inspect.getsource(obj) for name, obj in vars(nets).items()  # functions: no ast either
-               if inspect.isfunction(obj) and obj.__module__ == nets.__name__ and name.startswith("_")}
+    """For each block class: the sources of the private helpers of cnnedu/arch/layers/blocks.py it calls, then
+    its own."""
+    helpers = {name: inspect.getsource(obj) for name, obj in vars(blocks).items()  # functions: no ast either
+               if inspect.isfunction(obj) and obj.__module__ == blocks.__name__ and name.startswith("_")}
     out = {}
     for block, cls in _BLOCKS.items():
         code = _class_source(cls)
@@ -125,7 +127,8 @@ _BLOCK_SOURCES = _read_block_sources()
 
 
 def _block_sources(used: list[str]) -> list[str]:
-    """The source of each used block class, preceded by the helpers of cnnedu/arch/nets.py they call (each once)."""
+    """The source of each used block class, preceded by the helpers of cnnedu/arch/layers/blocks.py they call
+    (each once)."""
     sources: list[str] = []
     for block in used:
         sources += [source for source in _BLOCK_SOURCES[block] if source not in sources]
@@ -135,59 +138,10 @@ def _block_sources(used: list[str]) -> list[str]:
 def _constructor(layer: dict[str, Any], in_shape: tuple[int, ...]) -> str:
     """``nn.Conv2d(in_channels=1, out_channels=6, kernel_size=5)``: every input size written out,
     other settings only where they differ from PyTorch's default."""
-    t = layer["type"]
-    p = layer_params(layer)
-    args: list[tuple[str, Any]] = []
-
-    def keep(key: str, default: Any, value: Any = None) -> None:
-        value = p[key] if value is None else value
-        if value != default:
-            args.append((key, value))
-
-    if t == "Conv2d":
-        args += [("in_channels", in_shape[0]), ("out_channels", p["out_channels"]),
-                 ("kernel_size", p["kernel_size"])]
-        keep("stride", 1)
-        keep("padding", 0)
-        keep("dilation", 1)
-        keep("groups", 1)
-        keep("bias", True)
-    elif t in ("MaxPool2d", "AvgPool2d"):
-        args.append(("kernel_size", p["kernel_size"]))
-        if p["stride"] is not None:
-            args.append(("stride", p["stride"]))
-        keep("padding", 0)
-        if t == "MaxPool2d":
-            keep("dilation", 1)
-        keep("ceil_mode", False)
-    elif t == "AdaptiveAvgPool2d":
-        args.append(("output_size", p["output_size"]))
-    elif t in ("BatchNorm2d", "BatchNorm1d"):
-        args.append(("num_features", in_shape[0]))
-        keep("eps", 1e-5)
-        keep("momentum", 0.1)
-        keep("affine", True)
-    elif t in ("Dropout", "Dropout2d"):
-        args.append(("p", p["p"]))
-    elif t == "LeakyReLU":
-        keep("negative_slope", 0.01)
-    elif t == "Linear":
-        args += [("in_features", in_shape[0]), ("out_features", p["out_features"])]
-        keep("bias", True)
-    elif t in ("Softmax", "LogSoftmax"):
-        args.append(("dim", 1))
-    elif t == "DepthwiseSeparable":
-        args += [("in_channels", in_shape[0]), ("out_channels", p["out_channels"]), ("stride", p["stride"])]
-    elif t == "BasicBlock":
-        args += [("in_channels", in_shape[0]), ("out_channels", p["out_channels"]), ("stride", p["stride"])]
-        keep("preact", False)
-    elif t == "Bottleneck":
-        args += [("in_channels", in_shape[0]), ("out_channels", p["out_channels"]), ("stride", p["stride"])]
-        if p["width"] is not None:
-            args.append(("width", p["width"]))
-        keep("preact", False)
-    prefix = "" if t in _BLOCKS else "nn."
-    return f"{prefix}{t}({', '.join(f'{k}={_literal(v)}' for k, v in args)})"
+    kind = layer_type(layer["type"])
+    args = kind.code_args(layer, in_shape)
+    prefix = "" if kind.block else "nn."
+    return f"{prefix}{kind.name}({', '.join(f'{k}={_literal(v)}' for k, v in args)})"
 
 
 def _literal(value: Any) -> str:

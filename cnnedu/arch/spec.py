@@ -3,7 +3,8 @@
 A spec says what goes in (``input_shape`` = channels, height, width), how many classes come out, and the
 layers in order. Each layer is a small dict such as ``{"type": "Conv2d", "out_channels": 6,
 "kernel_size": 5}``. Input channels and features are worked out from the layer before, so a student
-only writes what a layer *does*. ``parse_spec`` checks every field and names the first one that is wrong.
+only writes what a layer *does*. ``parse_spec`` checks every field and names the first one that is wrong;
+what each layer type takes comes from its record in cnnedu/arch/layers/ (``registry.layer_types()``).
 
 Example::
 
@@ -24,107 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnnedu.arch.layers.registry import REQUIRED, Field, layer_type, layer_types
 from cnnedu.budgets import MAX_INPUT_SIDE, MAX_INPUT_VALUES, MAX_LAYERS, MAX_NAME, MAX_WHOLE
 from cnnedu.errors import SpecError, shown
 from cnnedu.userinput import read_json, read_text_file
-
-REQUIRED = object()  # marks a field without a default
-
-
-@dataclass(frozen=True)
-class Field:
-    """One setting of a layer: its kind of value, default and allowed range."""
-
-    name: str
-    kind: str  # "int", "pair" (int or [h, w]), "padding" (pair or "same"), "float", "bool", "size"
-    default: Any = REQUIRED
-    low: float | None = None  # smallest allowed value (inclusive)
-    high: float | None = None  # largest allowed value
-    high_inclusive: bool = True
-    help: str = ""
-
-
-@dataclass(frozen=True)
-class LayerType:
-    """A layer type a spec may use: its fields, the prefix of its default name, and what it does."""
-
-    name: str
-    prefix: str
-    fields: tuple[Field, ...] = ()
-    help: str = ""
-    block: bool = False  # made of several sub-layers
-
-    def field(self, name: str) -> Field:
-        return next(f for f in self.fields if f.name == name)
-
-
-def _kernel(required: bool = True) -> Field:
-    return Field("kernel_size", "pair", REQUIRED if required else None, low=1, help="filter size k or [kh, kw]")
-
-
-_STRIDE = Field("stride", "pair", 1, low=1, help="step between filter positions")
-_POOL_STRIDE = Field("stride", "pair", None, low=1, help="step; empty means the kernel size")
-_PADDING = Field("padding", "padding", 0, low=0, help='zeros added on each side, or "same"')
-_DILATION = Field("dilation", "pair", 1, low=1, help="spacing between filter taps")
-_BIAS = Field("bias", "bool", True, help="add a learned bias per output")
-_OUT_CH = Field("out_channels", "int", REQUIRED, low=1, help="number of filters / output channels")
-_BN_FIELDS = (
-    Field("num_features", "int", None, low=1, help="channels (inferred when empty)"),
-    Field("eps", "float", 1e-5, low=1e-12, help="added to the variance"),
-    Field("momentum", "float", 0.1, low=0.0, high=1.0, help="running-statistics update rate"),
-    Field("affine", "bool", True, help="learn a scale (gamma) and shift (beta)"),
-)
-_DROPOUT_P = Field("p", "float", 0.5, low=0.0, high=1.0, high_inclusive=False, help="probability of zeroing")
-_BLOCK_STRIDE = Field("stride", "int", 1, low=1, help="stride of the block (2 halves the size)")
-_PREACT = Field("preact", "bool", False, help="pre-activation: BatchNorm and ReLU before each conv")
-
-LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (
-    LayerType("Conv2d", "conv", (
-        _OUT_CH, _kernel(), _STRIDE, _PADDING, _DILATION,
-        Field("groups", "int", 1, low=1, help="split channels into groups (= in_channels: depthwise)"),
-        _BIAS,
-        Field("in_channels", "int", None, low=1, help="input channels (inferred when empty)"),
-    ), "2-D convolution: slides out_channels filters of k×k×in_channels over the image"),
-    LayerType("MaxPool2d", "pool", (
-        _kernel(), _POOL_STRIDE, Field("padding", "pair", 0, low=0), _DILATION,
-        Field("ceil_mode", "bool", False, help="round the output size up instead of down"),
-    ), "keeps the largest value of each k×k window"),
-    LayerType("AvgPool2d", "avgpool", (
-        _kernel(), _POOL_STRIDE, Field("padding", "pair", 0, low=0),
-        Field("ceil_mode", "bool", False, help="round the output size up instead of down"),
-    ), "averages each k×k window"),
-    LayerType("AdaptiveAvgPool2d", "gap", (
-        Field("output_size", "pair", 1, low=1, help="output height and width"),
-    ), "averages down to a fixed output size (1 = global average pooling)"),
-    LayerType("BatchNorm2d", "bn", _BN_FIELDS, "normalises each channel over the batch"),
-    LayerType("BatchNorm1d", "bn", _BN_FIELDS, "normalises each feature over the batch"),
-    LayerType("Dropout", "drop", (_DROPOUT_P,), "zeroes random features while training"),
-    LayerType("Dropout2d", "drop", (_DROPOUT_P,), "zeroes random whole channels while training"),
-    LayerType("ReLU", "relu", (), "max(0, x)"),
-    LayerType("LeakyReLU", "lrelu", (
-        Field("negative_slope", "float", 0.01, help="slope for x < 0"),
-    ), "x for x ≥ 0, slope·x below"),
-    LayerType("Tanh", "tanh", (), "hyperbolic tangent, output in (−1, 1)"),
-    LayerType("Sigmoid", "sigmoid", (), "1 / (1 + e^−x), output in (0, 1)"),
-    LayerType("GELU", "gelu", (), "Gaussian error linear unit"),
-    LayerType("Flatten", "flatten", (), "C×H×W image → one vector of C·H·W features"),
-    LayerType("Linear", "fc", (
-        Field("out_features", "int", REQUIRED, low=1, help="number of outputs"),
-        _BIAS,
-        Field("in_features", "int", None, low=1, help="inputs (inferred when empty)"),
-    ), "fully connected: every output is a weighted sum of all inputs"),
-    LayerType("Softmax", "softmax", (), "turns scores into probabilities that sum to 1"),
-    LayerType("LogSoftmax", "logsoftmax", (), "log of softmax (pairs with NLL loss)"),
-    LayerType("DepthwiseSeparable", "dws", (_OUT_CH, _BLOCK_STRIDE), (
-        "MobileNet v1 block: 3×3 depthwise conv, BN, ReLU, 1×1 pointwise conv, BN, ReLU"), block=True),
-    LayerType("BasicBlock", "block", (_OUT_CH, _BLOCK_STRIDE, _PREACT), (
-        "ResNet basic block: two 3×3 convs with BatchNorm, plus a shortcut"), block=True),
-    LayerType("Bottleneck", "bottleneck", (
-        _OUT_CH, _BLOCK_STRIDE,
-        Field("width", "int", None, low=1, help="channels inside the block (default out_channels / 4)"),
-        _PREACT,
-    ), "ResNet bottleneck: 1×1 reduce, 3×3, 1×1 expand, plus a shortcut", block=True),
-)}
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: no trailing newline
 _TOP_KEYS = ("name", "input_shape", "num_classes", "layers", "description")
@@ -176,7 +80,7 @@ def layer_names(layers: list[dict[str, Any]]) -> list[str]:
         if layer.get("name"):
             names.append(layer["name"])
             continue
-        prefix = LAYER_TYPES[layer["type"]].prefix
+        prefix = layer_type(layer["type"]).prefix
         counts[prefix] = counts.get(prefix, 0) + 1
         while f"{prefix}{counts[prefix]}" in taken:
             counts[prefix] += 1
@@ -187,8 +91,7 @@ def layer_names(layers: list[dict[str, Any]]) -> list[str]:
 
 def params(layer: dict[str, Any]) -> dict[str, Any]:
     """Every field of a (validated) layer, with defaults filled in."""
-    kind = LAYER_TYPES[layer["type"]]
-    return {f.name: layer.get(f.name, f.default) for f in kind.fields}
+    return layer_type(layer["type"]).params(layer)
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -260,20 +163,21 @@ def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
         raise SpecError(f"Layer {index} must be an object like {{\"type\": \"ReLU\"}}, got {shown(layer)}.",
                         layer=index)
     type_name = layer.get("type")
+    types = layer_types()
     if not isinstance(type_name, str) and type_name is not None:
         raise SpecError(f"Layer {index}: type must be the name of a layer type, got {shown(type_name)}.",
-                        f"Use one of: {', '.join(LAYER_TYPES)}.", layer=index, field="type")
-    if type_name not in LAYER_TYPES:
+                        f"Use one of: {', '.join(types)}.", layer=index, field="type")
+    if type_name not in types:
         if not type_name:
-            raise SpecError(f"Layer {index} has no type.", f"Use one of: {', '.join(LAYER_TYPES)}.",
+            raise SpecError(f"Layer {index} has no type.", f"Use one of: {', '.join(types)}.",
                             layer=index, field="type")
-        by_lower = {t.lower(): t for t in LAYER_TYPES}
+        by_lower = {t.lower(): t for t in types}
         if isinstance(type_name, str) and type_name.lower() in by_lower:
             hint = f"Did you mean '{by_lower[type_name.lower()]}'? Types are case-sensitive."
         else:
-            hint = _did_you_mean(str(type_name), LAYER_TYPES) or f"Use one of: {', '.join(LAYER_TYPES)}."
+            hint = _did_you_mean(str(type_name), types) or f"Use one of: {', '.join(types)}."
         raise SpecError(f"Layer {index} has an unknown type '{type_name}'.", hint, layer=index, field="type")
-    kind = LAYER_TYPES[type_name]
+    kind = types[type_name]
     out: dict[str, Any] = {"type": type_name}
     known = {f.name for f in kind.fields}
     for key, value in layer.items():
@@ -305,7 +209,8 @@ def _parse_layer(index: int, layer: Any) -> dict[str, Any]:
         elif f.default is REQUIRED:
             raise SpecError(f"Layer {index} ({type_name}) needs '{f.name}' ({f.help}).",
                             layer=index, field=f.name)
-    _check_layer(index, out)
+    if kind.check:
+        kind.check(index, type_name, kind.params(out))
     return out
 
 
@@ -357,29 +262,6 @@ def _check_value(index: int, type_name: str, f: Field, value: Any) -> Any:
     return [int(items[0]), int(items[1])]
 
 
-def _check_layer(index: int, layer: dict[str, Any]) -> None:
-    """Checks that involve two fields of one layer."""
-    p = params(layer)
-    t = layer["type"]
-    if t == "Conv2d" and p["padding"] == "same" and pair(p["stride"]) != (1, 1):
-        raise SpecError(f"Layer {index} (Conv2d): padding \"same\" only works with stride 1.",
-                        "Use stride 1, or give the padding as a number (k // 2 keeps the size for odd k).",
-                        layer=index, field="padding")
-    if t == "Conv2d" and p["in_channels"] is not None and p["in_channels"] % p["groups"]:
-        raise SpecError(f"Layer {index} (Conv2d): in_channels {p['in_channels']} is not divisible by "
-                        f"groups {p['groups']}.", layer=index, field="groups")
-    if t == "Conv2d" and p["out_channels"] % p["groups"]:
-        raise SpecError(f"Layer {index} (Conv2d): out_channels {p['out_channels']} is not divisible by "
-                        f"groups {p['groups']}.", "Make out_channels a multiple of groups.",
-                        layer=index, field="groups")
-    if t in ("MaxPool2d", "AvgPool2d"):
-        k, pad = pair(p["kernel_size"]), pair(p["padding"])
-        if pad[0] > k[0] // 2 or pad[1] > k[1] // 2:
-            raise SpecError(f"Layer {index} ({t}): padding {p['padding']} is more than half the kernel "
-                            f"size {p['kernel_size']}.", "PyTorch allows at most kernel_size // 2.",
-                            layer=index, field="padding")
-
-
 def _taken_by_pytorch(name: str) -> bool:
     """Names such as 'train', 'forward' or 'to' (methods of every nn.Module) and '_modules', '_parameters'
     or 'training' (what every module holds) cannot name a layer: PyTorch refuses or breaks on them."""
@@ -398,8 +280,6 @@ def pair(value: Any) -> tuple[int, int]:
     if isinstance(value, (list, tuple)):
         return (int(value[0]), int(value[1]))
     return (int(value), int(value))
-
-
 
 
 def _too_big(where: str, index: int | None, field: str, value: Any) -> SpecError:

@@ -23,6 +23,17 @@ def window_output(size: int, kernel: int, stride: int, padding: int, dilation: i
     return out
 
 
+
+def window_formula(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> str:
+    """``window_output`` written out with its numbers: ⌊(32 − 5 + 2·0)/1⌋ + 1 = 28."""
+    lo, hi = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
+    value = window_output(size, kernel, stride, padding, dilation, ceil_mode)
+    if dilation == 1:
+        inner = f"{size} − {kernel} + 2·{padding}"
+    else:
+        inner = f"{size} + 2·{padding} − {dilation}·({kernel} − 1) − 1"
+    return f"{lo}({inner})/{stride}{hi} + 1 = {value}"
+
 @dataclass(frozen=True)
 class AxisWindow:
     """A sliding window along one axis (the height or the width) of an input ``size`` pixels long."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cnnedu.arch.spec import LAYER_TYPES, REQUIRED
+from cnnedu.arch.layers.registry import REQUIRED, layer_types
 from cnnedu.errors import SpecError
 
 _PAIR_RE = re.compile(r"^[\[(]?\s*(-?\d+)\s*(?:[x×,]\s*(-?\d+))?\s*[\])]?$")
@@ -86,7 +86,7 @@ def layers_from_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         name = (row.get("name") or "").strip()
         if name:
             layer["name"] = name
-        if type_name in LAYER_TYPES:
+        if type_name in layer_types():
             layer.update(parse_settings(index, type_name, settings))
         layers.append(layer)
     return layers
@@ -95,7 +95,7 @@ def layers_from_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def field_help() -> list[dict[str, str]]:
     """One line per layer type: what it does and the settings it takes (with defaults)."""
     out = []
-    for t in LAYER_TYPES.values():
+    for t in layer_types().values():
         fields = []
         for f in t.fields:
             if f.default is REQUIRED:
