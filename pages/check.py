@@ -5,13 +5,14 @@ address bar (cnnedu/ui/state.py), so a reload, a trip through the sidebar or a s
 import pandas as pd
 import streamlit as st
 
-from cnnedu.answers import AnswerSheet, grade, network_key, verdict_table
+from cnnedu.arch.zoo import DOCUMENT_ANSWERS, PRESETS
 from cnnedu.errors import CnnEduError
+from cnnedu.grading.form import AnswerSheet, network_key, verdict_table
+from cnnedu.grading.grade import grade
 from cnnedu.ui.common import arch_picker, show_error
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.state import editor_data, keep, reset_editor, restore, url_get, url_set
 from cnnedu.ui.text import plain
-from cnnedu.zoo import DOCUMENT_ANSWERS, PRESETS
 
 SHAPE, PARAMS = "your output shape", "your params"
 SHEETS = "check_sheets"  # {network key: AnswerSheet.to_json()}: this tab's answers for each network

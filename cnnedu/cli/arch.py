@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from cnnedu.arch.analysis import Analysis, analyze, human_bytes, human_count
-from cnnedu.cli import command, print_json
-from cnnedu.errors import AnswersError, SpecError
 from cnnedu.arch.nets import count_params, trace
 from cnnedu.arch.spec import Spec, parse_spec
-from cnnedu.userinput import read_json, read_text_file
 from cnnedu.arch.zoo import PRESETS, resolve_arch
+from cnnedu.cli import command, print_json
+from cnnedu.errors import AnswersError, SpecError
+from cnnedu.userinput import read_json, read_text_file
 
 
 def _arch_argument(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +122,7 @@ _ANSWERS_FIX = 'It must be JSON like {"layers": [{"output_shape": [6, 28, 28], "
 
 @command("check", "grade a hand calculation of output shapes and parameter counts", _check_arguments)
 def check(args: argparse.Namespace) -> int:
-    from cnnedu.grading.answers import grade
+    from cnnedu.grading.grade import grade
 
     spec = resolve_arch(args.arch)
     answers = read_json(read_text_file(args.answers, "answers file", AnswersError), f"The answers file {args.answers}",
