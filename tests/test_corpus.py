@@ -25,7 +25,7 @@ import pytest
 from cnnedu.arch.analysis import analyze
 from cnnedu.arch.spec import load_spec_file
 from cnnedu.arch.zoo import preset_spec
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 from cnnedu.errors import CnnEduError
 from tests.helpers import open_page
 

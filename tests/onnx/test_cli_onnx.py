@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 from cnnedu.onnx.export import export_bytes
 from cnnedu.onnx.meta import ModelMeta
 
