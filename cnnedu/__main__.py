@@ -1,7 +1,7 @@
-"""Lets ``python -m cnnedu`` run the command line (see cnnedu/cli/__init__.py)."""
+"""Lets ``python -m cnnedu`` run the command line (see cnnedu/cli/main.py)."""
 
 import sys
 
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 
 sys.exit(main())

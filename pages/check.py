@@ -7,7 +7,8 @@ import streamlit as st
 
 from cnnedu.arch.zoo import DOCUMENT_ANSWERS, PRESETS
 from cnnedu.errors import CnnEduError
-from cnnedu.grading.answers import AnswerSheet, grade, network_key, verdict_table
+from cnnedu.grading.form import AnswerSheet, network_key, verdict_table
+from cnnedu.grading.grade import grade
 from cnnedu.ui.common import arch_picker, show_error
 from cnnedu.ui.nav import ensure_navigation
 from cnnedu.ui.state import editor_data, keep, reset_editor, restore, url_get, url_set

@@ -25,7 +25,7 @@ import pytest
 from cnnedu.arch.analysis import analyze
 from cnnedu.arch.spec import load_spec_file
 from cnnedu.arch.zoo import preset_spec
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 from cnnedu.errors import CnnEduError
 from tests.helpers import open_page
 
@@ -200,7 +200,7 @@ def answers_file(make: dict, tmp_path: Path) -> Path:
 def grading_message(path: Path) -> str:
     """What grading the answers in ``path`` says is wrong with them: the AnswersError, or every cell that
     could not be read (each is still reported, the others graded)."""
-    from cnnedu.grading.answers import grade
+    from cnnedu.grading.grade import grade
     from cnnedu.userinput import read_text_file
 
     try:

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from cnnedu import budgets
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 from cnnedu.errors import PredictError
 from cnnedu.onnx.meta import ModelMeta
 from cnnedu.onnx.predict import OnnxModel, predict

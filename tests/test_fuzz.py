@@ -17,7 +17,8 @@ from cnnedu.arch.layers.registry import layer_types
 from cnnedu.arch.spec import parse_spec
 from cnnedu.arch.zoo import preset_spec
 from cnnedu.errors import CnnEduError
-from cnnedu.grading.answers import grade, read_count, read_shape
+from cnnedu.grading.cells import read_count, read_shape
+from cnnedu.grading.grade import grade
 from cnnedu.training.settings import FIELDS, parse_setting
 from cnnedu.training.train import TrainConfig
 from cnnedu.userinput import read_json

@@ -412,7 +412,7 @@ PRESETS: dict[str, Preset] = {preset.id: preset for preset in _PRESET_LIST}
 """Every coursework preset by id, in teaching order (LeNet first, ResNets last)."""
 
 
-# The documents' own hand calculations, mistakes included, in the answers format of cnnedu.grading.answers:
+# The documents' own hand calculations, mistakes included, in the answers format of cnnedu/grading/read.py:
 # the Check page offers them ("what did the student get wrong?") and the tests grade them.
 DOCUMENT_ANSWERS: dict[str, dict[str, Any]] = {
     # 000 Task 1.2, as written (H×W×C, "120×1" for vectors): conv1 relu1 pool1 conv2 relu2 pool2 flatten1

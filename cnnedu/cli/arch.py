@@ -1,4 +1,4 @@
-"""Commands: presets, summary, check (registered with cnnedu.cli.command)."""
+"""Commands: presets, summary, check (the ``COMMANDS`` table at the end; cnnedu/cli/main.py reads it)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from cnnedu.arch.analysis import Analysis, analyze, human_bytes, human_count
 from cnnedu.arch.nets import count_params, trace
 from cnnedu.arch.spec import Spec, parse_spec
 from cnnedu.arch.zoo import PRESETS, resolve_arch
-from cnnedu.cli import command, print_json
+from cnnedu.cli.common import Command, print_json
 from cnnedu.errors import AnswersError, SpecError
 from cnnedu.userinput import read_json, read_text_file
 
@@ -25,7 +25,6 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------------------- presets
 
 
-@command("presets", "list the coursework architectures and where each comes from", _json_flag)
 def presets(args: argparse.Namespace) -> int:
     items = []
     for preset in PRESETS.values():
@@ -64,7 +63,6 @@ def _with_input(spec: Spec, text: str | None) -> Spec:
     return parse_spec({**spec.to_dict(), "input_shape": shape})
 
 
-@command("summary", "layer-by-layer table: shapes, formulas, parameters, multiply-adds", _summary_arguments)
 def summary(args: argparse.Namespace) -> int:
     result = analyze(_with_input(resolve_arch(args.arch), args.input))
     if args.json:
@@ -120,9 +118,8 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 _ANSWERS_FIX = 'It must be JSON like {"layers": [{"output_shape": [6, 28, 28], "params": 456}]}.'
 
 
-@command("check", "grade a hand calculation of output shapes and parameter counts", _check_arguments)
 def check(args: argparse.Namespace) -> int:
-    from cnnedu.grading.answers import grade
+    from cnnedu.grading.grade import grade
 
     spec = resolve_arch(args.arch)
     answers = read_json(read_text_file(args.answers, "answers file", AnswersError), f"The answers file {args.answers}",
@@ -147,3 +144,11 @@ def check(args: argparse.Namespace) -> int:
     unread = f", {len(report.problems)} not graded (cannot be read)" if report.problems else ""
     print(f"\n{right} of {len(report.verdicts)} right{unread}")
     return 2 if report.problems else 0
+
+
+COMMANDS = (
+    Command("presets", "list the coursework architectures and where each comes from", _json_flag, presets),
+    Command("summary", "layer-by-layer table: shapes, formulas, parameters, multiply-adds", _summary_arguments,
+            summary),
+    Command("check", "grade a hand calculation of output shapes and parameter counts", _check_arguments, check),
+)

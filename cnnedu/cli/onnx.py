@@ -1,4 +1,4 @@
-"""Commands: export, predict (registered with cnnedu.cli.command).
+"""Commands: export, predict (the ``COMMANDS`` table at the end; cnnedu/cli/main.py reads it).
 
     python -m cnnedu export r0003-mnist-cnn-fashion-mnist -o fashion.onnx
     python -m cnnedu export lenet-cifar10 -o lenet.onnx          # a preset: untrained weights
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cnnedu.cli import command, print_json
+from cnnedu.cli.common import Command, print_json
 from cnnedu.errors import PredictError
 
 FITS = ("resize", "letterbox", "crop")
@@ -35,8 +35,6 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the export report as JSON")
 
 
-@command("export", "export a run or a preset to ONNX, with cnnedu's metadata, checked against PyTorch",
-         _export_arguments)
 def export_command(args: argparse.Namespace) -> int:
     from cnnedu.arch.zoo import PRESETS
     from cnnedu.onnx.export import export_onnx
@@ -105,7 +103,6 @@ def _predict_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --input-shape: what the model outputs (default logits)")
 
 
-@command("predict", "predict the classes of images with an ONNX model (onnxruntime)", _predict_arguments)
 def predict_command(args: argparse.Namespace) -> int:
     from cnnedu.onnx.predict import OnnxModel, predict
     from cnnedu.vision.images import prepare
@@ -192,3 +189,11 @@ def _floats_arg(text: str, flag: str, channels: int) -> list[float]:
     if len(values) != channels:
         raise PredictError(f"{flag} needs 1 or {channels} values (one per channel), got {len(values)}.")
     return values
+
+
+COMMANDS = (
+    Command("export", "export a run or a preset to ONNX, with cnnedu's metadata, checked against PyTorch",
+            _export_arguments, export_command),
+    Command("predict", "predict the classes of images with an ONNX model (onnxruntime)", _predict_arguments,
+            predict_command),
+)

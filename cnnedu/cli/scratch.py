@@ -1,11 +1,11 @@
 """Command: gradcheck — seed 003's NumPy layers checked against centred differences and torch autograd
-(registered with cnnedu.cli.command)."""
+(the ``COMMANDS`` table at the end; cnnedu/cli/main.py reads it)."""
 
 from __future__ import annotations
 
 import argparse
 
-from cnnedu.cli import command, print_json
+from cnnedu.cli.common import Command, print_json
 from cnnedu.scratch.check import LAYERS, LayerCheck, check_layer
 
 
@@ -26,8 +26,6 @@ def to_dict(result: LayerCheck) -> dict:
                        "error_torch": g.error_torch, "ok": g.ok, "verdict": g.verdict} for g in result.grads]}
 
 
-@command("gradcheck", "check seed 003's NumPy layers: backward pass vs centred differences vs torch autograd",
-         _arguments)
 def gradcheck(args: argparse.Namespace) -> int:
     names = [args.layer] if args.layer else list(LAYERS)
     results = [check_layer(name, batch=args.batch, size=args.size, h=args.h, seed=args.seed) for name in names]
@@ -44,3 +42,9 @@ def gradcheck(args: argparse.Namespace) -> int:
         bad = [r.layer for r in results if not r.ok]
         print("all gradients agree." if not bad else f"disagreements in: {', '.join(bad)}.")
     return 0 if all(r.ok for r in results) else 1
+
+
+COMMANDS = (
+    Command("gradcheck", "check seed 003's NumPy layers: backward pass vs centred differences vs torch autograd",
+            _arguments, gradcheck),
+)

@@ -1,4 +1,4 @@
-"""Commands: train, runs (registered with cnnedu.cli.command).
+"""Commands: train, runs (the ``COMMANDS`` table at the end; cnnedu/cli/main.py reads it).
 
 ``python -m cnnedu train`` trains in this process (no second Python start-up) but records the run in the
 run store like the app does, so ``python -m cnnedu runs`` and the app list it. It waits its turn like any
@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from cnnedu.cli import command, print_json
+from cnnedu.cli.common import Command, print_json
 from cnnedu.errors import TrainError
 
 # Kept here rather than imported from cnnedu.training.train so that building the parser does not import torch
@@ -148,7 +148,6 @@ class _Printer:
             self.warn(event.get("warnings") or [])
 
 
-@command("train", "train a network and record the run (Ctrl-C stops it, keeping the metrics)", _train_arguments)
 def train_command(args: argparse.Namespace) -> int:
     from cnnedu.runs import store as runs
 
@@ -215,7 +214,6 @@ def _runs_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--delete", metavar="RUN_ID", help="delete a run and its files")
 
 
-@command("runs", "list the training runs (from the app and the CLI), newest first", _runs_arguments)
 def runs_command(args: argparse.Namespace) -> int:
     from cnnedu.runs import store as runs
 
@@ -242,3 +240,10 @@ def runs_command(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
     return 0
+
+
+COMMANDS = (
+    Command("train", "train a network and record the run (Ctrl-C stops it, keeping the metrics)", _train_arguments,
+            train_command),
+    Command("runs", "list the training runs (from the app and the CLI), newest first", _runs_arguments, runs_command),
+)

@@ -193,23 +193,47 @@ def load_folder(data_dir: str | Path | None, *, input_shape: tuple[int, int, int
     all_files = [p for name in classes for p in train_files[name]]
     if test_files:
         all_files += [p for name in classes for p in test_files[name]]
-    notes: list[str] = []
-    if input_shape is None:
-        shape, note = _guess_shape(all_files)
-        notes += [note] if note else []
-    else:
-        shape = check_input_shape(input_shape)
-        if shape[0] not in (1, 3):
-            raise DataError(f"images are read as grayscale (1 channel) or RGB (3 channels), not {shape[0]}",
-                            "use an input shape with C = 1 or C = 3")
+    shape, notes = _input_shape(input_shape, all_files)
 
     key = (str(root.resolve()), shape, seed, test_fraction, _signature(classes, train_files, test_files))
     if key in _CACHE:
-        cached = _CACHE[key]
-        return Dataset(cached.name, list(cached.classes), cached.source, cached.train_x, cached.train_y,
-                       cached.test_x, cached.test_y, list(cached.warnings))
+        return _copy(_CACHE[key])
 
     bad: list[str] = []
+    train_x, train_y, test_x, test_y = _read_split(root, classes, train_files, test_files, shape, seed,
+                                                   test_fraction, progress, bad)
+    # Shuffle (by the seed) so the images are not ordered class by class.
+    g = torch.Generator().manual_seed(int(seed))
+    order, test_order = torch.randperm(len(train_y), generator=g), torch.randperm(len(test_y), generator=g)
+    train_x, train_y, test_x, test_y = train_x[order], train_y[order], test_x[test_order], test_y[test_order]
+    if progress:
+        progress(1.0, f"read {len(train_y) + len(test_y)} images")
+
+    ds = Dataset("folder", classes, str(root), train_x, train_y, test_x, test_y, notes + _notes(bad, ignored))
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = ds
+    return _copy(ds)
+
+
+def _input_shape(input_shape: tuple[int, int, int] | None,
+                 files: list[Path]) -> tuple[tuple[int, int, int], list[str]]:
+    """The shape to read the images at (the given one, or guessed from ``files``) and a note on a guess."""
+    if input_shape is None:
+        shape, note = _guess_shape(files)
+        return shape, [note] if note else []
+    shape = check_input_shape(input_shape)
+    if shape[0] not in (1, 3):
+        raise DataError(f"images are read as grayscale (1 channel) or RGB (3 channels), not {shape[0]}",
+                        "use an input shape with C = 1 or C = 3")
+    return shape, []
+
+
+def _read_split(root: Path, classes: list[str], train_files: dict[str, list[Path]],
+                test_files: dict[str, list[Path]] | None, shape: tuple[int, int, int], seed: int,
+                test_fraction: float, progress: Progress | None, bad: list[str]) -> tuple[torch.Tensor, ...]:
+    """(train_x, train_y, test_x, test_y): test/ read as it is, or the train images split by the seed.
+    Unreadable files are added to ``bad``; a class or a test set without a readable image is an error."""
     labelled = [(p, k) for k, name in enumerate(classes) for p in train_files[name]]
     x, y = _read_all(labelled, shape, progress, bad)
     counts = torch.bincount(y, minlength=len(classes))
@@ -219,34 +243,33 @@ def load_folder(data_dir: str | Path | None, *, input_shape: tuple[int, int, int
         raise DataError(f"the class folder(s) {', '.join(repr(n) for n in empty)} in {where} have no readable "
                         f"images", f"put .png or .jpg images into {where}/{empty[0]}/ or remove the folder")
     if test_files is not None:
-        train_x, train_y = x, y
         test_labelled = [(p, k) for k, name in enumerate(classes) for p in test_files[name]]
         test_x, test_y = _read_all(test_labelled, shape, progress, bad)
         if len(test_y) == 0:
             raise DataError(f"{root / 'test'} has no readable images",
                             "put images into its class sub-folders, or remove test/ and train/ to split by seed")
-    else:
-        from cnnedu.data.stats import split_validation
+        return x, y, test_x, test_y
+    from cnnedu.data.stats import split_validation
 
-        train_x, train_y, test_x, test_y = split_validation(x, y, test_fraction, seed)
-        if len(test_y) == 0:
-            raise DataError(f"{root} has too few images to keep some for testing ({len(y)} readable)",
-                            "add more images: at least 2 per class")
-    # Shuffle (by the seed) so the images are not ordered class by class.
-    g = torch.Generator().manual_seed(int(seed))
-    order, test_order = torch.randperm(len(train_y), generator=g), torch.randperm(len(test_y), generator=g)
-    train_x, train_y, test_x, test_y = train_x[order], train_y[order], test_x[test_order], test_y[test_order]
-    if progress:
-        progress(1.0, f"read {len(train_y) + len(test_y)} images")
+    train_x, train_y, test_x, test_y = split_validation(x, y, test_fraction, seed)
+    if len(test_y) == 0:
+        raise DataError(f"{root} has too few images to keep some for testing ({len(y)} readable)",
+                        "add more images: at least 2 per class")
+    return train_x, train_y, test_x, test_y
 
+
+def _notes(bad: list[str], ignored: int) -> list[str]:
+    """The warnings about files skipped (unreadable) and ignored (not images by their extension)."""
+    notes = []
     if bad:
         shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
         notes.append(f"skipped {len(bad)} file(s) that are not readable images: {shown}")
     if ignored:
         notes.append(f"ignored {ignored} file(s) that are not images (by their extension)")
-    ds = Dataset("folder", classes, str(root), train_x, train_y, test_x, test_y, notes)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = ds
+    return notes
+
+
+def _copy(ds: Dataset) -> Dataset:
+    """A Dataset sharing ``ds``'s tensors with lists of its own (a caller may change them; the cache keeps its own)."""
     return Dataset(ds.name, list(ds.classes), ds.source, ds.train_x, ds.train_y, ds.test_x, ds.test_y,
                    list(ds.warnings))

@@ -16,6 +16,7 @@ turns it into a coverage mask with a one-pixel soft (anti-aliased) edge.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -118,9 +119,42 @@ def generate(n: int, input_shape: tuple[int, int, int] = DEFAULT_SHAPE, num_clas
     if n < 0:
         raise DataError(f"cannot generate {n} images")
     rng = np.random.Generator(np.random.PCG64(int(seed) % (2**63)))
-    f32 = np.float32
+    draws = _draw_parameters(n, (c, h, w), num_classes, rng)
+    short = min(h, w)
+    xs = ((np.arange(w) + 0.5) / (short / 2) - draws.half_w).astype(np.float32).reshape(1, 1, w)  # pixel centres
+    ys = ((np.arange(h) + 0.5) / (short / 2) - draws.half_h).astype(np.float32).reshape(1, h, 1)
+    out = np.empty((n, c, h, w), dtype=np.uint8)
+    step = max(1, CHUNK_PIXELS // (h * w))
+    for start in range(0, n, step):
+        sl = slice(start, min(n, start + step))
+        out[sl] = _draw_chunk(draws, sl, xs, ys, num_classes, rng)
+    return torch.from_numpy(out), torch.from_numpy(draws.y.astype(np.int64))
 
-    # --- per-image parameters, drawn once, in a fixed order (that is what makes it deterministic) ---
+
+@dataclass
+class _Draws:
+    """The per-image parameters of ``generate``, one value (or row) per image."""
+
+    y: Array  # labels
+    half_w: float  # the image spans [-half_w, half_w] × [-half_h, half_h]
+    half_h: float
+    size: Array  # shape radius, in units of half the short side
+    cx: Array
+    cy: Array
+    angle: Array
+    p: Array
+    q: Array
+    fg: Array  # shape brightness
+    bg: Array  # background brightness
+    grad: Array  # background gradient (x, y) [n, 2]
+    noise: Array
+    tint_fg: Array  # [n, C]
+    tint_bg: Array
+
+
+def _draw_parameters(n: int, shape: tuple[int, int, int], num_classes: int, rng: np.random.Generator) -> _Draws:
+    """Every image's parameters, drawn once, in a fixed order (that is what makes it deterministic)."""
+    c, h, w = shape
     y = (np.arange(n) % num_classes)[rng.permutation(n)]
     short = min(h, w)
     half_w, half_h = w / short, h / short  # the image spans [-half_w, half_w] × [-half_h, half_h]
@@ -140,37 +174,38 @@ def generate(n: int, input_shape: tuple[int, int, int] = DEFAULT_SHAPE, num_clas
         tint_bg /= tint_bg.max(1, keepdims=True)
     else:
         tint_fg = tint_bg = np.ones((n, 1))
+    return _Draws(y, half_w, half_h, size, cx, cy, angle, p, q, fg, bg, grad, noise, tint_fg, tint_bg)
 
-    xs = ((np.arange(w) + 0.5) / (short / 2) - half_w).astype(f32).reshape(1, 1, w)  # pixel centres
-    ys = ((np.arange(h) + 0.5) / (short / 2) - half_h).astype(f32).reshape(1, h, 1)
-    out = np.empty((n, c, h, w), dtype=np.uint8)
-    step = max(1, CHUNK_PIXELS // (h * w))
-    for start in range(0, n, step):
-        sl = slice(start, min(n, start + step))
-        m = sl.stop - sl.start
 
-        def col(values: Array, sl: slice = sl, m: int = m) -> Array:
-            return values[sl].astype(f32).reshape(m, 1, 1)  # one value per image, broadcast over pixels
+def _draw_chunk(d: _Draws, sl: slice, xs: Array, ys: Array, num_classes: int,
+                rng: np.random.Generator) -> Array:
+    """The images ``sl`` as uint8 [m, C, H, W]: shape masks over the backgrounds, then the pixel noise
+    (drawn from ``rng`` here, chunk by chunk)."""
+    f32 = np.float32
+    m, h, w, c = sl.stop - sl.start, ys.shape[1], xs.shape[2], d.tint_fg.shape[1]
+    short = min(h, w)
 
-        dx, dy = xs - col(cx), ys - col(cy)
-        cos, sin, s = col(np.cos(angle)), col(np.sin(angle)), col(size)
-        u = (cos * dx + sin * dy) / s
-        v = (cos * dy - sin * dx) / s
-        pixel = f32(2.0 / short) / s  # one pixel, in the shape's units
-        mask = np.empty((m, h, w), dtype=f32)
-        labels = y[sl]
-        for k in range(num_classes):
-            idx = np.flatnonzero(labels == k)
-            if len(idx):
-                mask[idx] = _coverage(k, u[idx], v[idx], col(p)[idx], col(q)[idx], pixel[idx])
-        background = col(bg) + col(grad[:, 0]) * xs + col(grad[:, 1]) * ys  # [m, H, W]
-        fg_c = (fg[sl, None] * tint_fg[sl]).astype(f32).reshape(m, c, 1, 1)
-        bg_c = background[:, None] * tint_bg[sl].astype(f32).reshape(m, c, 1, 1)  # [m, C, H, W]
-        img = bg_c + (fg_c - bg_c) * mask[:, None]
-        img += rng.standard_normal((m, c, h, w), dtype=f32) * noise[sl].astype(f32).reshape(m, 1, 1, 1)
-        np.clip(img, 0.0, 1.0, out=img)
-        out[sl] = np.rint(img * 255.0)
-    return torch.from_numpy(out), torch.from_numpy(y.astype(np.int64))
+    def col(values: Array) -> Array:
+        return values[sl].astype(f32).reshape(m, 1, 1)  # one value per image, broadcast over pixels
+
+    dx, dy = xs - col(d.cx), ys - col(d.cy)
+    cos, sin, s = col(np.cos(d.angle)), col(np.sin(d.angle)), col(d.size)
+    u = (cos * dx + sin * dy) / s
+    v = (cos * dy - sin * dx) / s
+    pixel = f32(2.0 / short) / s  # one pixel, in the shape's units
+    mask = np.empty((m, h, w), dtype=f32)
+    labels = d.y[sl]
+    for k in range(num_classes):
+        idx = np.flatnonzero(labels == k)
+        if len(idx):
+            mask[idx] = _coverage(k, u[idx], v[idx], col(d.p)[idx], col(d.q)[idx], pixel[idx])
+    background = col(d.bg) + col(d.grad[:, 0]) * xs + col(d.grad[:, 1]) * ys  # [m, H, W]
+    fg_c = (d.fg[sl, None] * d.tint_fg[sl]).astype(f32).reshape(m, c, 1, 1)
+    bg_c = background[:, None] * d.tint_bg[sl].astype(f32).reshape(m, c, 1, 1)  # [m, C, H, W]
+    img = bg_c + (fg_c - bg_c) * mask[:, None]
+    img += rng.standard_normal((m, c, h, w), dtype=f32) * d.noise[sl].astype(f32).reshape(m, 1, 1, 1)
+    np.clip(img, 0.0, 1.0, out=img)
+    return np.rint(img * 255.0)
 
 
 def draw_split(draw, n_train: int, n_test: int, seed: int, what: str, progress: Progress | None = None):

@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnedu.arch.nets import build_model, count_params
 from cnnedu.arch.zoo import PRESETS, preset_spec
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 from tests.seed_reference import REFERENCE_MODELS
 
 

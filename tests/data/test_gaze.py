@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from cnnedu import cli
+from cnnedu.cli.main import main as cli_main
 from cnnedu.data import DATASETS, load_dataset
 from cnnedu.data.gaze import GAZE_CLASSES, generate_gaze
 from cnnedu.data.gazefolder import load_gaze_folder
@@ -96,7 +96,7 @@ def test_training_settings_and_the_cli_accept_the_dataset(capsys):
     assert check_data(TrainConfig(arch="gaze-cnn-bn", dataset="gaze-synthetic")) is None
     with pytest.raises(TrainError, match="Did you mean 'gaze-synthetic'"):
         check_data(TrainConfig(arch="gaze-cnn-bn", dataset="gaze-synthtic"))
-    code = cli.main(["train", "--arch", "gaze-fc2", "--dataset", "gaze-synthetic", "--n-train", "64",
+    code = cli_main(["train", "--arch", "gaze-fc2", "--dataset", "gaze-synthetic", "--n-train", "64",
                      "--n-test", "16", "--epochs", "1", "--batch-size", "32", "--device", "cpu", "--threads", "1",
                      "--json"])
     out = capsys.readouterr().out

@@ -9,15 +9,11 @@ from torch import nn
 
 from cnnedu.arch.analysis import analyze
 from cnnedu.arch.zoo import DOCUMENT_ANSWERS, PRESETS, preset_spec
-from cnnedu.grading.answers import (
-    AnswersError,
-    AnswerSheet,
-    evaluate,
-    grade,
-    read_count,
-    read_shape,
-    verdict_table,
-)
+from cnnedu.errors import AnswersError
+from cnnedu.grading.arith import evaluate
+from cnnedu.grading.cells import read_count, read_shape
+from cnnedu.grading.form import AnswerSheet, verdict_table
+from cnnedu.grading.grade import grade
 
 TASK_1_2 = DOCUMENT_ANSWERS["lenet-64x64-gray"]  # 000 Task 1.2 as the document writes it
 
@@ -423,7 +419,7 @@ def test_sums_are_computed_as_python_computes_them_even_from_8_threads_at_once(m
     import random
     from concurrent.futures import ThreadPoolExecutor
 
-    from cnnedu.grading.answers import MAX_COUNT
+    from cnnedu.grading.limits import MAX_COUNT
 
     rng = random.Random(12)
     cases = [(text, bound) for text, bound in (_random_sum(rng, 3) for _ in range(600)) if bound <= MAX_COUNT]

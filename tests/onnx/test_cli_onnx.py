@@ -15,13 +15,13 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
-import onnx
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 from cnnedu.onnx.export import export_bytes
 from cnnedu.onnx.meta import ModelMeta
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 from cnnedu.errors import ScratchError
 from cnnedu.scratch import check as check_module
 from cnnedu.scratch.batchnorm import batchnorm_forward

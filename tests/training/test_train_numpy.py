@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnedu.cli import main
+from cnnedu.cli.main import main
 from cnnedu.data import load_dataset
 from cnnedu.errors import TrainError
 from cnnedu.runs import store as runs
