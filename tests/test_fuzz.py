@@ -17,8 +17,8 @@ from cnnedu.arch.spec import LAYER_TYPES, parse_spec
 from cnnedu.arch.zoo import preset_spec
 from cnnedu.errors import CnnEduError
 from cnnedu.grading.answers import grade, read_count, read_shape
+from cnnedu.training.config import TrainConfig
 from cnnedu.training.settings import FIELDS, parse_setting
-from cnnedu.training.train import TrainConfig
 from cnnedu.userinput import read_json
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

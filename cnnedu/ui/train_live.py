@@ -8,8 +8,8 @@ import time
 
 import streamlit as st
 
-from cnnedu.runs import store as runs
 from cnnedu.errors import CnnEduError
+from cnnedu.runs import store as runs
 from cnnedu.ui.charts import accuracy_chart, loss_chart
 from cnnedu.ui.common import show_error
 from cnnedu.ui.nav import PAGE
