@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from cnnedu.budgets import MAX_IMAGES
@@ -300,7 +300,6 @@ class TrainConfig:
 #: Every setting of ``TrainConfig``, by name, in the order of its fields.
 SETTINGS: dict[str, Setting] = {
     f.name: replace(f.metadata["setting"], name=f.name) for f in fields(TrainConfig)
-    if f.default is not MISSING
 }
 
 
