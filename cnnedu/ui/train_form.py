@@ -82,7 +82,7 @@ def settings_from_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[s
             s[key] = _KINDS.get(key, str)(config[name])
     for key, name in NUMBER_KEYS.items():
         value = config.get(name)
-        if name in ("n_train", "n_test"):
+        if FIELDS[name].zero_means:  # None (all of them) is typed as 0
             value = value or 0
         if value is not None and not isinstance(value, bool) and isinstance(value, int | float):
             s[key] = format_number(value)
