@@ -23,7 +23,8 @@ sys.path.insert(0, str(REPO))
 
 
 def run(arch: str, engine: str, args: argparse.Namespace) -> dict:
-    from cnnedu.training.train import TrainConfig, train
+    from cnnedu.training.config import TrainConfig
+    from cnnedu.training.train import train
 
     config = TrainConfig(arch=arch, dataset="gaze-synthetic", n_train=args.n_train, n_test=args.n_test,
                          epochs=args.epochs, batch_size=64, optimizer="sgd", lr=0.01, momentum=0.0,

@@ -32,7 +32,8 @@ NETS = {"gaze-cnn-bn": (0.01, 0.760), "gaze-fc-deep": (0.001, 0.673)}
 
 
 def run(arch: str, args: argparse.Namespace) -> dict:
-    from cnnedu.training.train import TrainConfig, train
+    from cnnedu.training.config import TrainConfig
+    from cnnedu.training.train import train
 
     lr, _ = NETS[arch]
     config = TrainConfig(arch=arch, dataset="gaze-synthetic", n_train=args.n_train, n_test=args.n_test,

@@ -91,7 +91,8 @@ def seed_style_epoch(root: Path, batch_size: int = 64) -> dict:
 
 
 def cnnedu_epoch(batch_size: int = 64) -> dict:
-    from cnnedu.training.train import TrainConfig, train
+    from cnnedu.training.config import TrainConfig
+    from cnnedu.training.train import train
 
     config = TrainConfig(arch="mnist-cnn", dataset="fashion-mnist", epochs=1, batch_size=batch_size,
                          optimizer="sgd", lr=0.01, momentum=0.9, normalize=True, seed=0)

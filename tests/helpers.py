@@ -8,7 +8,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from cnnedu.training.train import TrainConfig
+from cnnedu.training.config import TrainConfig
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -56,7 +56,7 @@ def train_tiny_run(home: Path, *, epochs: int = 2, n_test: int = 120) -> str:
     Used through the ``finished_run`` fixture (tests/conftest.py) and by tests/e2e/test_e2e_predict.py.
     """
     from cnnedu.runs.store import run_inline
-    from cnnedu.training.train import TrainConfig
+    from cnnedu.training.config import TrainConfig
 
     old = os.environ.get("CNNEDU_HOME")
     os.environ["CNNEDU_HOME"] = str(home)

@@ -240,8 +240,8 @@ def train_args(make: dict, tmp_path: Path) -> list[str]:
 def config_message(make: dict) -> str:
     """What the library says about a configuration given as JSON, or a number typed on the Train page."""
     from cnnedu.runs.store import create_run
+    from cnnedu.training.config import TrainConfig
     from cnnedu.training.settings import parse_setting
-    from cnnedu.training.train import TrainConfig
 
     if "setting" in make:
         parsed = parse_setting(make["setting"], make["text"])

@@ -19,8 +19,8 @@ from cnnedu.arch.zoo import preset_spec
 from cnnedu.errors import CnnEduError
 from cnnedu.grading.cells import read_count, read_shape
 from cnnedu.grading.grade import grade
+from cnnedu.training.config import TrainConfig
 from cnnedu.training.settings import FIELDS, parse_setting
-from cnnedu.training.train import TrainConfig
 from cnnedu.userinput import read_json
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,46 +18,26 @@ from typing import Any
 from cnnedu.cli.common import Command, print_json
 from cnnedu.errors import TrainError
 
-# Kept here rather than imported from cnnedu.training.train so that building the parser does not import torch
-# (tests/training/test_train.py checks they match).
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULERS = ("none", "step", "cosine", "onecycle")
-ENGINES = ("torch", "numpy")
-
 
 def _train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arch", required=True, help="a preset id (see `presets`) or the path of a spec .json file")
-    p.add_argument("--dataset", required=True,
-                   help="synthetic, gaze-synthetic (eye images for the gaze-* presets), fashion-mnist, mnist, "
-                        "cifar10 or folder (with --data-dir: one sub-folder per class, or MPIIFaceGaze's "
-                        "Image/ + Label/)")
-    p.add_argument("--data-dir", help="the image folder for --dataset folder")
-    p.add_argument("--n-train", type=int, help="use only this many training images (quick runs)")
-    p.add_argument("--n-test", type=int, help="use only this many test images")
-    p.add_argument("--no-convert", action="store_true",
-                   help="refuse images whose shape differs from the network's input instead of converting them")
-    p.add_argument("--epochs", type=int, help="passes over the training set (default 2)")
-    p.add_argument("--batch-size", type=int, help="images per step (default 64)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
-    p.add_argument("--lr", type=float, help="learning rate (default: 0.01 for sgd, 0.001 for the others)")
-    p.add_argument("--momentum", type=float, help="momentum of sgd and rmsprop (default 0.9)")
-    p.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (sgd)")
-    p.add_argument("--weight-decay", type=float, help="L2 penalty (default 0)")
-    p.add_argument("--scheduler", choices=SCHEDULERS, help="learning-rate schedule (default none)")
-    p.add_argument("--step-size", type=int, help="epochs between drops with --scheduler step (default 1)")
-    p.add_argument("--gamma", type=float, help="factor of each drop with --scheduler step (default 0.1)")
-    p.add_argument("--augment", default="",
-                   help="comma-separated: flip (p=0.5), crop (padding 4); or flip=P, crop=PIXELS")
-    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
-                   help="subtract the per-channel mean and divide by the std of the training images "
-                        "(default: on)")
-    p.add_argument("--val-split", type=float, help="fraction of the training images held out for validation")
-    p.add_argument("--seed", type=int, help="the same seed gives the same run on CPU (default 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
-    p.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
-    p.add_argument("--engine", choices=ENGINES,
-                   help="torch (default), or numpy: seed 003's NumPy FullyConnectedNet trains a fully "
-                        "connected network (Flatten, Linear/ReLU layers) with SGD on the CPU")
+    """The options of ``train``: one per setting that has a ``cli`` help (cnnedu.training.config), in the
+    order of TrainConfig's fields; flip and crop are given together as --augment."""
+    from cnnedu.training.config import SETTINGS
+
+    for s in SETTINGS.values():
+        if s.name == "flip":
+            p.add_argument("--augment", default="",
+                           help="comma-separated: flip (p=0.5), crop (padding 4); or flip=P, crop=PIXELS")
+        if s.cli is None:
+            continue
+        if s.kind == "flag":
+            action = {"on": "store_true", "off": "store_false", "both": argparse.BooleanOptionalAction}[s.flag]
+            p.add_argument(s.cli_option, dest=s.name, action=action, default=None, help=s.cli_help)
+        elif s.kind == "choice":
+            p.add_argument(s.cli_option, choices=s.choices, help=s.cli_help)
+        else:
+            kind = {"whole": int, "number": float}.get(s.kind)
+            p.add_argument(s.cli_option, type=kind, required=s.cli_required, help=s.cli_help)
     p.add_argument("--json", action="store_true", help="print one JSON document at the end")
 
 
@@ -79,17 +59,12 @@ def parse_augment(text: str) -> dict[str, Any]:
     return out
 
 
-_SETTINGS = ("arch", "dataset", "data_dir", "n_train", "n_test", "epochs", "batch_size", "optimizer", "lr",
-             "momentum", "nesterov", "weight_decay", "scheduler", "step_size", "gamma", "normalize",
-             "val_split", "seed", "device", "threads", "engine")
-
-
 def config_from_args(args: argparse.Namespace):
     """The TrainConfig the options describe; options not given keep TrainConfig's defaults."""
-    from cnnedu.training.train import TrainConfig
+    from cnnedu.training.config import SETTINGS, TrainConfig
 
-    given = {name: getattr(args, name) for name in _SETTINGS if getattr(args, name) is not None}
-    return TrainConfig(convert_input=not args.no_convert, **given, **parse_augment(args.augment))
+    given = {name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None}
+    return TrainConfig(**given, **parse_augment(args.augment))
 
 
 def _pct(value: float | None) -> str:

@@ -254,7 +254,7 @@ class Run:
 
     def train_config(self):
         """The configuration as a ``TrainConfig``."""
-        from cnnedu.training.train import TrainConfig
+        from cnnedu.training.config import TrainConfig
 
         return TrainConfig.from_dict(self.config)
 
@@ -344,7 +344,8 @@ def create_run(config, *, inline: bool = False) -> str:
 
     ``inline=True``: this process will train it (``wait_for_slot`` then ``execute``; the CLI does this), so
     the scheduler never starts a worker for it; it still waits its turn in the queue."""
-    from cnnedu.training.train import TrainConfig, check_data, check_network, resolve_spec
+    from cnnedu.training.checks import check_data, check_network, resolve_spec
+    from cnnedu.training.config import TrainConfig
 
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
@@ -851,7 +852,8 @@ def execute(run_id: str, on_event: Callable[[dict[str, Any]], None] | None = Non
     ``share_cores=False``: a config without ``threads`` then uses PyTorch's default, all cores, instead of
     ``threads_per_run()``). The weights are checkpointed after every epoch. Afterwards, starts the next
     queued run if a slot is free."""
-    from cnnedu.training.train import TrainConfig, train
+    from cnnedu.training.config import TrainConfig
+    from cnnedu.training.train import train
 
     run = get_run(run_id, check=False)
     if token is None:

@@ -1,7 +1,7 @@
 """The NumPy engine: ``TrainConfig(engine="numpy")`` (``python -m cnnedu train --engine numpy``) trains a
 fully connected network with seed 003's NumPy ``FullyConnectedNet`` (cnnedu/scratch/nets.py) instead of
 PyTorch: float64, on the CPU, the coursework's forward and backward passes and update rules. It reports
-the same events as the torch trainer (cnnedu/training/train.py), so the run store, the Train page's live curves,
+the same events as the torch trainer (cnnedu/training/loop.py), so the run store, the Train page's live curves,
 the Runs comparison and the CLI's progress lines show it like any run.
 
 What it shares with the torch trainer, so that the two runs of one config can be compared:
@@ -24,7 +24,7 @@ loss); BatchNorm keeps the biased running variance.
 At the end of every epoch the NumPy weights are copied back into the torch network (``result.model``),
 so the run store saves a ``model.pt`` like any run's: Look inside, Predict and ONNX export work on it.
 
-This module sits beside ``train.py`` rather than in ``cnnedu/scratch/``: scratch/ is the coursework's
+This module sits beside ``loop.py`` rather than in ``cnnedu/scratch/``: scratch/ is the coursework's
 library with the coursework's API and knows nothing of runs; this is the run machinery's second engine.
 """
 
@@ -46,18 +46,21 @@ from cnnedu.errors import TrainError
 from cnnedu.scratch.layers import softmax_loss
 from cnnedu.scratch.nets import FullyConnectedNet
 from cnnedu.scratch.optim import sgd, sgd_momentum
-from cnnedu.training.train import (
+from cnnedu.training.advice import cancelled_message, divergence_message, explosion_limit
+from cnnedu.training.batches import epoch_steps
+from cnnedu.training.checks import resolve_spec
+from cnnedu.training.config import TrainConfig
+from cnnedu.training.events import (
+    Diverged,
     OnEvent,
-    TrainConfig,
+    Stopped,
     TrainResult,
-    cancelled_message,
-    divergence_message,
-    epoch_steps,
-    explosion_limit,
+    epoch_event,
     finish,
-    resolve_spec,
-    training_data,
+    start_event,
+    step_event,
 )
+from cnnedu.training.run_data import training_data
 
 USE_TORCH = 'Use the torch engine for this network (engine "torch"; in the CLI --engine torch).'
 _SHAPE = ("Seed 003's FullyConnectedNet is Flatten, then blocks of Linear – [BatchNorm1d] – ReLU – "
@@ -258,16 +261,6 @@ def evaluate(net: FullyConnectedNet, x: np.ndarray, y: np.ndarray, floats: _Floa
 # --------------------------------------------------------------------------------------------- the loop
 
 
-class _Stopped(Exception):
-    pass
-
-
-class _Diverged(Exception):
-    def __init__(self, epoch: int, step: int, value: float):
-        super().__init__(f"loss {value} at epoch {epoch}, step {step}")
-        self.epoch, self.step, self.value = epoch, step, value
-
-
 @dataclass
 class _Run:
     """What the loop works on: the network, its update rule and its state, the data as NumPy arrays (``val``
@@ -303,7 +296,7 @@ def _epoch(run: _Run, perm: np.ndarray, epoch: int, stop: Callable[[], bool],
     correct = seen = logged = 0
     for i in range(run.steps_per_epoch):
         if stop():
-            raise _Stopped
+            raise Stopped
         idx = perm[i * run.batch:(i + 1) * run.batch]
         yb = run.y[idx]
         loss, grads = run.net.loss(run.floats(run.x[idx]), yb)
@@ -315,10 +308,10 @@ def _epoch(run: _Run, perm: np.ndarray, epoch: int, stop: Callable[[], bool],
         correct += int((run.net.last_scores.argmax(1) == yb).sum())
         run.first = loss if run.first is None else run.first
         if not math.isfinite(loss) or loss > run.limit:
-            raise _Diverged(epoch, i + 1, loss)
+            raise Diverged(epoch, i + 1, loss)
         if (i + 1 - logged) >= run.log_every or i + 1 == run.steps_per_epoch:
-            emit({"kind": "step", "step": run.step, "epoch": epoch, "batch": i + 1,
-                  "batches": run.steps_per_epoch, "loss": float(np.mean(losses[logged:i + 1])), "lr": run.lr})
+            emit(step_event(run.step, epoch, i + 1, run.steps_per_epoch, float(np.mean(losses[logged:i + 1])),
+                            run.lr))
             logged = i + 1
     return losses, correct, seen
 
@@ -337,14 +330,8 @@ def _end_epoch(run: _Run, result: TrainResult, epoch: int, losses: list[float], 
     test_loss, test_acc, preds = evaluate(run.net, *run.test, run.floats, config.eval_batch_size,
                                           predictions=epoch == config.epochs)
     copy_to_torch(run.net, result.model)
-    elapsed = time.perf_counter() - t_train
-    event = {"kind": "epoch", "epoch": epoch, "step": run.step, "train_loss": float(np.mean(losses)),
-             "train_acc": correct / max(1, seen), "val_loss": val_loss, "val_acc": val_acc,
-             "test_loss": test_loss, "test_acc": test_acc, "lr": run.lr,
-             "images_per_s": seen / max(epoch_s, 1e-9), "epoch_s": epoch_s, "elapsed_s": elapsed,
-             "eta_s": elapsed / epoch * (config.epochs - epoch)}
-    result.history.append(event)
-    result.epochs_done, result.test_acc, result.test_loss = epoch, test_acc, test_loss
+    event = epoch_event(result, epoch, run.step, (float(np.mean(losses)), correct / max(1, seen)),
+                        (val_loss, val_acc), (test_loss, test_acc), run.lr, seen, epoch_s, t_train)
     return event, preds
 
 
@@ -378,10 +365,7 @@ def train_numpy(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
     info = d.info(spec)
     result = TrainResult("done", "", config, spec, model, list(d.ds.classes), d.mean, d.std, "logits", "cpu",
                          count_params(model)[0], info, warnings=warnings)
-    emit({"kind": "start", "config": config.to_dict(), "spec": spec.to_dict(), "dataset": info,
-          "params": result.params, "device": "cpu", "threads": _blas_threads(), "output": "logits",
-          "steps_per_epoch": steps, "epochs": config.epochs, "batch_size": batch, "mean": d.mean,
-          "std": d.std, "warnings": list(warnings), "setup_s": round(time.perf_counter() - t_start, 3)})
+    emit(start_event(result, _blas_threads(), steps, batch, t_start))
     shuffle_gen = torch.Generator().manual_seed(config.seed)  # the torch trainer's batches
     state = np.random.get_state()
     np.random.seed(config.seed % 2**32)  # the dropout masks come from NumPy's global state (the coursework's)
@@ -398,10 +382,10 @@ def train_numpy(config: TrainConfig, emit: OnEvent, stop: Callable[[], bool],
                 emit(event)
                 if on_epoch is not None:
                     on_epoch(result)
-    except _Stopped:
+    except Stopped:
         copy_to_torch(net, model)  # a cancelled run keeps its weights so far, as a torch run does
         result.status, result.message = "cancelled", cancelled_message(result, run.step)
-    except _Diverged as div:
+    except Diverged as div:
         result.status = "failed"
         result.message = divergence_message(config, div.epoch, div.step, div.value, run.first)
     finally:

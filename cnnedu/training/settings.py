@@ -6,7 +6,7 @@ act on for anything that is not a usable value.
     >>> parse_setting("lr", "0,01").message
     'Use a dot for decimals: 0.01 (not 0,01).'
 
-The Train page draws each setting of ``FIELDS`` as a text box, shows ``message`` right under it and keeps
+The Train page draws each setting of ``FIELDS`` (made from ``cnnedu.training.config.SETTINGS``) as a text box, shows ``message`` right under it and keeps
 Start disabled while any message is there. No Streamlit here: the rules are tested on their own.
 """
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+
+from cnnedu.training.config import SETTINGS, Setting
 
 
 @dataclass(frozen=True)
@@ -31,21 +33,16 @@ class Field:
     zero_means: str | None = None  # what 0 means, when 0 is allowed and special ("all of them")
 
 
-#: The numeric settings of the Train page, by TrainConfig name.
-FIELDS: dict[str, Field] = {
-    "lr": Field("The learning rate", False, 0.0, 10.0, "0.001", low_open=True),
-    "weight_decay": Field("Weight decay", False, 0.0, 10.0, "0.0001"),
-    "momentum": Field("Momentum", False, 0.0, 1.0, "0.9", high_open=True),
-    "gamma": Field("Gamma", False, 0.0, 1.0, "0.1", low_open=True),
-    "val_split": Field("The validation share", False, 0.0, 0.9, "0.1"),
-    "n_train": Field("The number of training images", True, 0, 1_000_000, "2000", zero_means="all of them"),
-    "n_test": Field("The number of test images", True, 0, 1_000_000, "500", zero_means="all of them"),
-    "crop": Field("The crop padding", True, 0, 16, "4"),
-    "epochs": Field("The number of epochs", True, 1, 1000, "5"),
-    "batch_size": Field("The batch size", True, 1, 65536, "64"),
-    "step_size": Field("The step size", True, 1, 1000, "2"),
-    "seed": Field("The seed", True, 0, 2**31 - 1, "0"),
-}
+def _field(s: Setting) -> Field:
+    """The number box of a setting: its range on the Train page (``page_low``/``page_high`` where the page
+    allows less than ``TrainConfig.validate``)."""
+    low = s.low if s.page_low is None else s.page_low
+    high = s.high if s.page_high is None else s.page_high
+    return Field(s.title, s.kind == "whole", low, high, s.example, s.low_open, s.high_open, s.zero_means)
+
+
+#: The numeric settings of the Train page, by TrainConfig name: those with a ``title`` in ``SETTINGS``.
+FIELDS: dict[str, Field] = {name: _field(s) for name, s in SETTINGS.items() if s.title}
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnnedu.training.train import DEFAULT_LR
+from cnnedu.training.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTINGS, arch_label, learning_rate
 from cnnedu.ui.text import plain
 
 STATUS_ICONS = {"queued": "…", "running": "▶", "done": "✓", "cancelled": "■", "failed": "✗",
                 "interrupted": "!"}  # plain symbols: table cells cannot show Material icons, emoji need a font
 
-OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+
+
+def _get(config: dict[str, Any], name: str) -> Any:
+    """The value of a setting in a run's config dict, TrainConfig's default where it is missing (a run
+    recorded before the setting existed)."""
+    return config.get(name, SETTINGS[name].default)
 
 
 # ------------------------------------------------------------------------------------------------ curves
@@ -109,17 +114,13 @@ def _num(value: Any) -> str:
 
 
 def effective_lr(config: dict[str, Any]) -> float:
-    lr = config.get("lr")
-    return float(lr) if lr is not None else DEFAULT_LR.get(config.get("optimizer", "sgd"), 0.01)
+    """The learning rate a run used: its ``lr``, or the usual one for its optimizer."""
+    return learning_rate(_get(config, "optimizer"), config.get("lr"))
 
 
 def arch_name(config: dict[str, Any]) -> str:
     """The network's short name: the preset id, the spec file's stem or the spec's name."""
-    arch = config.get("arch")
-    if isinstance(arch, dict):
-        return str(arch.get("name") or "custom")
-    text = str(arch).replace("\\", "/").rsplit("/", 1)[-1]
-    return text[:-5] if text.lower().endswith(".json") else text
+    return arch_label(config.get("arch"))
 
 
 def augmentation_text(config: dict[str, Any]) -> str:
@@ -132,14 +133,14 @@ def augmentation_text(config: dict[str, Any]) -> str:
 
 
 def schedule_text(config: dict[str, Any]) -> str:
-    kind = config.get("scheduler", "none")
+    kind = _get(config, "scheduler")
     if kind == "step":
-        return f"step: ×{_num(float(config.get('gamma', 0.1)))} every {config.get('step_size', 1)} epoch(s)"
-    return {"none": "constant", "cosine": "cosine", "onecycle": "one-cycle"}.get(kind, str(kind))
+        return f"step: ×{_num(float(_get(config, 'gamma')))} every {_get(config, 'step_size')} epoch(s)"
+    return SCHEDULE_NAMES.get(kind, str(kind))
 
 
 def optimizer_text(config: dict[str, Any]) -> str:
-    opt = config.get("optimizer", "sgd")
+    opt = _get(config, "optimizer")
     text = OPTIMIZER_NAMES.get(opt, opt)
     if opt in ("sgd", "rmsprop") and config.get("momentum"):
         text += f" (momentum {_num(float(config['momentum']))}{', Nesterov' if config.get('nesterov') else ''})"
@@ -153,7 +154,7 @@ def optimizer_text(config: dict[str, Any]) -> str:
 def comparable_settings(config: dict[str, Any]) -> dict[str, Any]:
     """The settings that change what a run learns, as short name → value, leaving out the ones that do not
     apply (momentum for Adam, step size without a step schedule) so they never show up as a "difference"."""
-    opt = config.get("optimizer", "sgd")
+    opt = _get(config, "optimizer")
     out: dict[str, Any] = {"arch": arch_name(config), "dataset": config.get("dataset")}
     if config.get("data_dir"):
         out["data_dir"] = config["data_dir"]
@@ -161,17 +162,16 @@ def comparable_settings(config: dict[str, Any]) -> dict[str, Any]:
                 "epochs": config.get("epochs"), "batch": config.get("batch_size"), "optimizer": opt,
                 "lr": effective_lr(config)})
     if opt in ("sgd", "rmsprop"):
-        out["momentum"] = config.get("momentum", 0.9)
+        out["momentum"] = _get(config, "momentum")
     if opt == "sgd":
         out["nesterov"] = bool(config.get("nesterov"))
-    out["weight_decay"] = config.get("weight_decay", 0.0)
-    out["schedule"] = config.get("scheduler", "none")
+    out["weight_decay"] = _get(config, "weight_decay")
+    out["schedule"] = _get(config, "scheduler")
     if out["schedule"] == "step":
-        out["step_size"], out["gamma"] = config.get("step_size", 1), config.get("gamma", 0.1)
-    out.update({"flip": config.get("flip", 0.0), "crop": config.get("crop", 0),
-                "normalize": bool(config.get("normalize", True)), "val_split": config.get("val_split", 0.0),
-                "seed": config.get("seed", 0), "device": config.get("device", "auto"),
-                "engine": config.get("engine", "torch")})
+        out["step_size"], out["gamma"] = _get(config, "step_size"), _get(config, "gamma")
+    out.update({name: _get(config, name) for name in ("flip", "crop", "normalize", "val_split", "seed", "device",
+                                                        "engine")})
+    out["normalize"] = bool(out["normalize"])
     if isinstance(config.get("arch"), dict):  # two custom builds with the same name may still differ
         import hashlib
         import json
@@ -216,8 +216,8 @@ def settings_row(run: Any) -> dict[str, Any]:
     c = run.config
     return {"arch": arch_name(c), "dataset": c.get("dataset"), "optimizer": optimizer_text(c),
             "lr": effective_lr(c), "batch": c.get("batch_size"), "epochs": f"{run.epochs_done}/{run.epochs}",
-            "augmentation": augmentation_text(c), "normalize": bool(c.get("normalize", True)),
-            "schedule": schedule_text(c), "seed": c.get("seed", 0)}
+            "augmentation": augmentation_text(c), "normalize": bool(_get(c, "normalize")),
+            "schedule": schedule_text(c), "seed": _get(c, "seed")}
 
 
 # ------------------------------------------------------------------------------------------------ status

@@ -14,6 +14,7 @@ from cnnedu.ui.charts import accuracy_chart, loss_chart
 from cnnedu.ui.common import show_error
 from cnnedu.ui.nav import PAGE
 from cnnedu.ui.runs_view import (
+    Curves,
     augmentation_text,
     curves_from_events,
     effective_lr,
@@ -84,6 +85,16 @@ def live_speed(run_id: str, images: int) -> float | None:
     return (moving[-1][1] - moving[0][1]) / (moving[-1][0] - moving[0][0])
 
 
+def time_left(total: int, step: int, batch: int, speed: float | None, eta_s: float | None) -> float | None:
+    """Seconds until a run of ``total`` steps is done: the steps to go at the live ``speed`` (images/s),
+    else the last epoch's estimate ``eta_s`` (None: nothing to go on)."""
+    if not total or not step:
+        return None
+    if speed:
+        return (total - step) * batch / speed
+    return eta_s if eta_s is not None and eta_s == eta_s else None
+
+
 def draw_run(run_id: str, polling: bool) -> None:
     """Status, progress, speed, time and the curves of one run, redrawn from the store."""
     try:
@@ -98,27 +109,31 @@ def draw_run(run_id: str, polling: bool) -> None:
     curves = curves_from_events(run_events(run))
     show_status(run, runs.list_runs() if run.status == "queued" else None)
 
-    epochs = run.epochs
-    total = curves.total_steps
-    step = curves.step
+    total, step = curves.total_steps, curves.step
     batch = int((curves.start or {}).get("batch_size") or run.config.get("batch_size") or 1)
     if total:
         epoch_now = int((curves.last_step or {}).get("epoch") or run.epochs_done or 1)
-        st.progress(min(1.0, step / total), text=f"Epoch {epoch_now} of {epochs} · step {step} of {total}")
+        st.progress(min(1.0, step / total), text=f"Epoch {epoch_now} of {run.epochs} · step {step} of {total}")
     elif run.status == "running":
         st.progress(0.0, text="Starting: loading the data and building the network…")
+    if not total and not run.active:
+        return  # it stopped before training started: the status line says why
+    _metrics(run, curves, live_speed(run.id, step * batch) if run.active else None, batch)
+    _curves(run, curves)
+    if run.active:
+        st.button("Cancel run", key="train_cancel", icon=":material/stop_circle:", disabled=run.cancel_requested,
+                  on_click=runs.cancel, args=(run.id,),
+                  help="Stops the run before its next batch; what it measured so far is kept.")
 
-    speed = live_speed(run.id, step * batch) if run.active else None
+
+def _metrics(run: runs.Run, curves: Curves, speed: float | None, batch: int) -> None:
+    """The four tiles: test accuracy, images per second, elapsed time and time left."""
     last_epoch = curves.epochs.iloc[-1] if len(curves.epochs) else None
     train_speed = float(last_epoch["images_per_s"]) if last_epoch is not None else speed
     left = None
-    if run.active and total and step:
-        if speed:
-            left = (total - step) * batch / speed
-        elif last_epoch is not None and last_epoch["eta_s"] == last_epoch["eta_s"]:
-            left = float(last_epoch["eta_s"])
-    if not total and not run.active:
-        return  # it stopped before training started: the status line says why
+    if run.active:
+        eta = None if last_epoch is None else float(last_epoch["eta_s"])
+        left = time_left(curves.total_steps, curves.step, batch, speed, eta)
     metrics = st.columns(4)
     latest = None if last_epoch is None else last_epoch["test_acc"]
     metrics[0].metric("Test accuracy", "—" if latest is None or latest != latest else f"{latest:.1%}",
@@ -129,6 +144,9 @@ def draw_run(run_id: str, polling: bool) -> None:
     metrics[3].metric("Time left", short_seconds(left) if run.active else "—",
                       help="Estimated from the speed so far.")
 
+
+def _curves(run: runs.Run, curves: Curves) -> None:
+    """The loss and accuracy charts (or what they wait for), then the run's notes and warnings."""
     if len(curves.steps):
         st.altair_chart(loss_chart(curves.steps, curves.epochs, height=220), width="stretch")
     elif run.active:
@@ -137,18 +155,12 @@ def draw_run(run_id: str, polling: bool) -> None:
         st.altair_chart(accuracy_chart(curves.epochs, height=220), width="stretch")
     elif run.active:
         st.caption("Accuracy is measured at the end of each epoch: its curves appear after epoch 1.")
-
     start_warnings = (curves.start or {}).get("warnings") or []
     for note in start_warnings:
         st.caption(f"ℹ️ {note[0].upper()}{note[1:]}")
     for warning in (curves.end or {}).get("warnings") or []:
         if warning not in start_warnings:
             st.warning(warning, icon=":material/lightbulb:")
-
-    if run.active:
-        st.button("Cancel run", key="train_cancel", icon=":material/stop_circle:", disabled=run.cancel_requested,
-                  on_click=runs.cancel, args=(run.id,),
-                  help="Stops the run before its next batch; what it measured so far is kept.")
 
 
 def show_run(run_id: str) -> None:

@@ -1,18 +1,63 @@
-"""The Train page's data notes and augmentation preview: how the dataset's images reach the network's
-input (converted, resized, fewer classes) and eight training images before and after one augmentation."""
+"""The Train page's data notes and augmentation preview: what the network and the dataset are, how the
+dataset's images reach the network's input (converted, resized, fewer classes), and eight training images
+before and after one augmentation."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
 import torch
 
 from cnnedu.arch.spec import Spec
+from cnnedu.arch.zoo import PRESETS
 from cnnedu.data import DATASETS, Dataset, find_local, load_dataset, preview, shape_mismatch
 from cnnedu.data.convert import convert_images
 from cnnedu.errors import CnnEduError
 from cnnedu.ui.common import show_error
 from cnnedu.ui.runs_view import augmentation_text
+
+
+def network_caption(picked: Any) -> str | None:
+    """Where the picked network comes from and its input and outputs (None without a valid spec)."""
+    spec = picked.spec
+    if spec is None:
+        return None
+    shape = "×".join(map(str, spec.input_shape))
+    if not picked.is_build:
+        preset = PRESETS[picked.key]
+        return f"{preset.source}, {preset.task}: input {shape}, {spec.num_classes} classes."
+    return (f"The network you are building on the Build page (**{spec.name}**): input {shape}, "
+            f"{spec.num_classes} classes.")
+
+
+def folder_problem(data_dir: str | None) -> str | None:
+    """What is wrong with the image folder typed for the folder dataset (None: it is a folder)."""
+    if data_dir is None:
+        return "Choose the image folder."
+    if not Path(data_dir).expanduser().is_dir():
+        return f"There is no folder {data_dir}."
+    return None
+
+
+def show_data_notes(dataset: str, spec: Spec | None) -> None:
+    """Whether a dataset that is downloaded is on this computer already, and the size synthetic and folder
+    images are drawn or read at."""
+    info = DATASETS[dataset]
+    if info.needs_network or dataset == "fashion-mnist":
+        found = find_local(dataset)
+        if found is not None:
+            st.caption(f":material/check: Found on this computer: {found}")
+        elif info.needs_network:
+            st.info(f"{info.title} needs the internet the first time: about {info.download_mb:.0f} MB are "
+                    "downloaded when the run starts. Without a connection the run fails and says so; "
+                    "Synthetic shapes works offline.", icon=":material/language:")
+    if spec is not None and dataset in ("synthetic", "folder"):
+        shape = "×".join(map(str, spec.input_shape))
+        st.caption(f"{'Drawn' if dataset == 'synthetic' else 'Read'} at the network's input size, {shape}"
+                   + (f", {spec.num_classes} classes." if dataset == "synthetic" else "."))
 
 
 def shape_note(dataset: str, spec: Spec, label: str) -> tuple[str | None, str | None]:

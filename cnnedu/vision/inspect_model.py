@@ -460,7 +460,9 @@ def run_test_data(run_id: str) -> RunData:
     not depend on it.)
     """
     from cnnedu.runs.store import get_run
-    from cnnedu.training.train import TrainConfig, load_data, resolve_spec
+    from cnnedu.training.checks import resolve_spec
+    from cnnedu.training.config import TrainConfig
+    from cnnedu.training.run_data import load_data
 
     run = get_run(run_id, check=False)
     config = TrainConfig.from_dict(run.config)

@@ -18,7 +18,8 @@ from cnnedu.data import DATASETS, load_dataset
 from cnnedu.data.gaze import GAZE_CLASSES, generate_gaze
 from cnnedu.data.gazefolder import load_gaze_folder
 from cnnedu.errors import DataError, TrainError
-from cnnedu.training.train import TrainConfig, check_data
+from cnnedu.training.checks import check_data
+from cnnedu.training.config import TrainConfig
 
 # ------------------------------------------------------------------------------------------ gaze-synthetic
 

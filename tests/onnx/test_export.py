@@ -10,12 +10,12 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
 from torch import nn
 
-import onnx
 from cnnedu.errors import ExportError, PredictError
 from cnnedu.onnx.export import export_bytes, export_onnx, meta_for_spec
 from cnnedu.onnx.meta import KEY_CLASSES, KEY_INPUT_SHAPE, REQUIRED_KEYS, ModelMeta

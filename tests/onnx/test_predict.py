@@ -13,12 +13,12 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
-import onnx
 from cnnedu.errors import PredictError
 from cnnedu.onnx.export import export_bytes
 from cnnedu.onnx.meta import ModelMeta

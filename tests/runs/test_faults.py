@@ -27,7 +27,8 @@ import torch
 
 from cnnedu.errors import RunStoreError, StorageError, TrainError
 from cnnedu.runs import store as runs
-from cnnedu.training.train import TrainConfig, train
+from cnnedu.training.config import TrainConfig
+from cnnedu.training.train import train
 from tests.helpers import TINY, tiny
 
 REPO = Path(__file__).resolve().parents[2]
@@ -377,7 +378,8 @@ MEASURE = """
 import json, os, sys
 import torch
 from cnnedu.arch.analysis import training_memory
-from cnnedu.training.train import TrainConfig, train
+from cnnedu.training.config import TrainConfig
+from cnnedu.training.train import train
 spec, batch = json.loads(sys.argv[1]), int(sys.argv[2])
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

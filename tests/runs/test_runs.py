@@ -18,7 +18,7 @@ import torch
 
 from cnnedu.errors import RunStoreError
 from cnnedu.runs import store as runs
-from cnnedu.training.train import TrainConfig
+from cnnedu.training.config import TrainConfig
 from tests.helpers import tiny
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from cnnedu.training.config import TrainConfig
 from cnnedu.training.settings import FIELDS, format_number, parse_setting
-from cnnedu.training.train import TrainConfig
 from cnnedu.ui.train_form import DEFAULTS, NUMBER_KEYS, clean, settings_from_config
 
 

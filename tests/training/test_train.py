@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from cnnedu.errors import TrainError
-from cnnedu.training.train import ENGINES, OPTIMIZERS, SCHEDULERS, TrainConfig, train
+from cnnedu.training.config import ENGINES, OPTIMIZERS, SCHEDULERS, TrainConfig
+from cnnedu.training.train import train
 from tests.helpers import TINY, tiny
 
 
@@ -148,10 +149,16 @@ def test_schedules_change_the_learning_rate(scheduler):
 
 
 def test_the_cli_offers_exactly_the_trainers_choices():
-    from cnnedu.cli import train as cli_train
+    import argparse
 
-    assert cli_train.OPTIMIZERS == OPTIMIZERS and cli_train.SCHEDULERS == SCHEDULERS
-    assert cli_train.ENGINES == ENGINES
+    from cnnedu.cli import train as cli_train
+    from cnnedu.training.config import DEVICES
+
+    p = argparse.ArgumentParser()
+    cli_train._train_arguments(p)
+    choices = {a.dest: tuple(a.choices) for a in p._actions if a.choices}
+    assert choices["optimizer"] == OPTIMIZERS and choices["scheduler"] == SCHEDULERS
+    assert choices["engine"] == ENGINES and choices["device"] == DEVICES
     assert cli_train.parse_augment("flip,crop") == {"flip": 0.5, "crop": 4}
     assert cli_train.parse_augment("flip=0.25, crop=2") == {"flip": 0.25, "crop": 2}
     with pytest.raises(TrainError, match="Unknown augmentation 'rotate'"):

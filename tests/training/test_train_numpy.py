@@ -20,7 +20,8 @@ from cnnedu.cli.main import main
 from cnnedu.data import load_dataset
 from cnnedu.errors import TrainError
 from cnnedu.runs import store as runs
-from cnnedu.training.train import TrainConfig, train
+from cnnedu.training.config import TrainConfig
+from cnnedu.training.train import train
 from tests.helpers import TINY
 
 # gaze-fc2's shape (Flatten – Linear – ReLU – Linear, 4 quadrants) on a small image

@@ -225,3 +225,12 @@ def test_the_runs_page_without_runs_says_how_to_start_one():
     at = open_page("pages/runs.py")
     assert "No training runs yet" in texts(at.info)
     assert any(link.label == "Go to the Train page" for link in at.get("page_link"))
+
+
+def test_time_left_comes_from_the_live_speed_else_the_last_epoch():
+    from cnnedu.ui.train_live import time_left
+
+    assert time_left(100, 50, 10, 100.0, 99.0) == 5.0
+    assert time_left(100, 50, 10, None, 7.0) == 7.0
+    assert time_left(100, 50, 10, None, float("nan")) is None
+    assert time_left(100, 0, 10, 100.0, None) is None and time_left(0, 5, 10, 1.0, None) is None
