@@ -270,7 +270,8 @@ def _taken_by_pytorch(name: str) -> bool:
 
 @functools.cache
 def _module_attributes() -> frozenset[str]:
-    from torch import nn  # only when a layer has a name; the spec language itself needs no torch
+    """Here, not at the top: importing this module (the CLI's parser does) stays free of torch."""
+    from torch import nn
 
     return frozenset(dir(nn.Sequential()))
 

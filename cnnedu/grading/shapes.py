@@ -7,14 +7,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from cnnedu.arch.layers.registry import layer_types
 from cnnedu.arch.spec import params as layer_params
 from cnnedu.grading.report import Verdict
 from cnnedu.grading.sheet import Mistake, Sheet, earlier_wrong_shape, propagate
 from cnnedu.grading.text import hw_text, shape_text
 from cnnedu.grading.windows import window_mistake
 
-_WINDOW_TYPES = ("Conv2d", "MaxPool2d", "AvgPool2d")
-_BLOCK_TYPES = ("DepthwiseSeparable", "BasicBlock", "Bottleneck")
+_TYPES = layer_types()
+_BLOCK_TYPES = tuple(name for name, t in _TYPES.items() if t.block)
+_WINDOW_TYPES = tuple(name for name, t in _TYPES.items()  # a window slides over the image: conv and pools
+                      if not t.block and any(f.name == "kernel_size" for f in t.fields))
 
 
 def writes_channels_last(sheet: Sheet, raw: dict[int, tuple[int, ...]]) -> bool:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnedu.arch.layers.registry import settings as layer_settings
 from cnnedu.arch.spec import pair
-from cnnedu.arch.spec import params as layer_params
 from cnnedu.arch.window import window_output
 from cnnedu.grading.sheet import Mistake, Sheet
 from cnnedu.grading.text import hw_text, kernel_text, pair_text
@@ -47,19 +47,14 @@ def window_mistake(sheet: Sheet, i: int, claim_hw: tuple[int, ...]) -> list[Mist
     return found
 
 
-def window_stride(p: dict[str, Any]) -> Any:
-    """The stride a window layer moves by: its own, or, for a pooling layer given none, its kernel size."""
-    return p["stride"] or p["kernel_size"]
-
-
 def _window_settings(layer: dict[str, Any]) -> Settings | None:
     """(kernel, stride, padding, dilation, ceil) as (h, w) pairs; None for padding "same"."""
-    p = layer_params(layer)
+    p = layer_settings(layer)  # a pool given no stride steps by its kernel (the registry says so, once)
     if p.get("padding") == "same":
         return None
     padding = (0, 0) if p.get("padding") == "valid" else pair(p["padding"])
     ceil = 1 if p.get("ceil_mode") else 0
-    return (pair(p["kernel_size"]), pair(window_stride(p)), padding, pair(p.get("dilation", 1)), (ceil, ceil))
+    return (pair(p["kernel_size"]), pair(p["stride"]), padding, pair(p.get("dilation", 1)), (ceil, ceil))
 
 
 def _window(hw: tuple[int, ...], k: tuple[int, int], s: tuple[int, int], p: tuple[int, int],
