@@ -5,13 +5,12 @@ import json
 import pandas as pd
 import streamlit as st
 
-from cnnedu.arch.analysis import analyze
-from cnnedu.arch.codegen import pytorch_source
 from cnnedu.arch.layers.registry import layer_types
 from cnnedu.arch.spec import parse_spec
 from cnnedu.arch.zoo import PRESETS, preset_spec
 from cnnedu.errors import CnnEduError
 from cnnedu.ui import build_editor as editor
+from cnnedu.ui import common
 from cnnedu.ui.common import analysis_columns, analysis_frame, current_build, show_error, show_totals
 from cnnedu.ui.layer_table import field_help, layers_from_rows, rows_from_layers
 from cnnedu.ui.nav import ensure_navigation
@@ -110,7 +109,7 @@ with tabs[0]:
         st.dataframe(pd.DataFrame(field_help()), hide_index=True, width="stretch")
 
 # ---- what the network does with its input: above the tabs' contents, so every edit shows its effect
-result = analyze(spec) if spec is not None and spec.layers else None
+result = common.analysis(spec) if spec is not None and spec.layers else None
 with status:
     if problem is not None:
         show_error(problem)
@@ -135,7 +134,7 @@ with tabs[1]:
                          column_config=analysis_columns())
 with tabs[2]:
     if result is not None and result.ok:
-        source = pytorch_source(spec)
+        source = common.code(spec)
         st.download_button("Download PyTorch code (.py)", source, f"{spec.name}.py", "text/x-python",
                            icon=":material/download:")
         st.code(source, language="python")

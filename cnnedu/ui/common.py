@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cnnedu.arch.analysis import Analysis, human_bytes, human_count
+from cnnedu.arch.analysis import Analysis, analyze, human_bytes, human_count
+from cnnedu.arch.codegen import pytorch_source
 from cnnedu.arch.spec import Spec, parse_spec
 from cnnedu.arch.zoo import PRESETS, preset_spec
 from cnnedu.errors import CnnEduError
@@ -23,6 +24,29 @@ CURRENT_BUILD = "(current build)"  # the network picker's option for the Build p
 def current_build() -> dict[str, Any]:
     """The spec being built (cnnedu.ui.state keeps it; a coursework preset until the student changes it)."""
     return the_build(preset_spec(DEFAULT_PRESET).to_dict())
+
+
+# What is the same for every student is worked out once per server: a class of 40 starting from the same
+# coursework network, or editing towards the same one, shares one analysis and one code listing (the objects
+# are shared, never changed by a page). Keyed on the spec's JSON text.
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _analysis_of(spec_json: str) -> Analysis:
+    return analyze(parse_spec(spec_json))
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _source_of(spec_json: str) -> str:
+    return pytorch_source(parse_spec(spec_json))
+
+
+def analysis(spec: Spec) -> Analysis:
+    """``analyze(spec)``, computed once per server for each network."""
+    return _analysis_of(spec.to_json())
+
+
+def code(spec: Spec) -> str:
+    """``pytorch_source(spec)``, computed once per server for each network."""
+    return _source_of(spec.to_json())
 
 
 def show_error(err: CnnEduError, prefix: str = "") -> None:
