@@ -3,6 +3,7 @@
 #
 #   ./run.sh app  [streamlit options]   start the app (streamlit run app.py) on http://localhost:8501
 #   ./run.sh test [pytest options]      run the linter (ruff) and the whole test suite (pytest)
+#   ./run.sh classroom [--workers N]    a class on one server: N app processes behind HAProxy on one port
 #   ./run.sh setup [app|test]           only the set-up (default: test's, which includes app's),
 #                                       e.g. to prepare a laptop before going offline to a class
 #
@@ -11,8 +12,9 @@
 #   * the Python packages of requirements.txt (and, for `test`, requirements-dev.txt), with the
 #     exact versions of constraints.txt. The file .venv/.cnnedu-installed-<app|test> holds a hash of
 #     those files; pip runs again only when one of them changed (or the file is deleted);
-#   * for `test` only: Debian's packages `chromium` (browser tests) and `dataset-fashion-mnist`
-#     (the real Fashion-MNIST test), installed with apt-get when we are root or have passwordless sudo.
+#   * for `test` only: Debian's packages `chromium` (browser tests), `dataset-fashion-mnist` (the real
+#     Fashion-MNIST test) and `haproxy` (the classroom test); for `classroom`: `haproxy`. Installed with
+#     apt-get when we are root or have passwordless sudo.
 #
 # Works without a terminal (CI runs it with no standard input) and with macOS's old bash 3.2.
 set -euo pipefail
@@ -24,6 +26,7 @@ readonly VENV=.venv
 readonly VENV_PY="$VENV/bin/python"
 readonly CHROMIUM=/usr/bin/chromium
 readonly FASHION_MNIST_FILE=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+readonly HAPROXY=/usr/sbin/haproxy
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -45,6 +48,8 @@ usage() {
 Usage:
   ./run.sh app  [streamlit options]   install what is missing, then start the app on localhost
   ./run.sh test [pytest options]      install what is missing, then run ruff and the test suite
+  ./run.sh classroom [--workers N] [--port P] [--address A]
+                                      N app processes (default: one per core) behind HAProxy on port P
   ./run.sh setup [app|test]           only install what is missing (default: everything for test)
 
 Examples:
@@ -143,14 +148,15 @@ ensure_python_packages() {
 
 # --- System packages (tests only) ----------------------------------------------------------------
 
-# Installs Debian's chromium and dataset-fashion-mnist when missing and we are allowed to;
-# otherwise says what to install and goes on (the tests that need them then fail with a message).
+# Installs the Debian packages given as name=path (each needed at that path) when missing and we are
+# allowed to; otherwise says what to install and goes on (what needs them then fails with a message).
 ensure_system_packages() {
-    local missing=""
-    [[ -x "$CHROMIUM" ]] || missing="$missing chromium"
-    [[ -f "$FASHION_MNIST_FILE" ]] || missing="$missing dataset-fashion-mnist"
+    local missing="" item
+    for item in "$@"; do
+        [[ -e "${item#*=}" ]] || missing="$missing ${item%%=*}"
+    done
     if [[ -z "$missing" ]]; then
-        say "System packages are installed (chromium, dataset-fashion-mnist)"
+        say "System packages are installed:$(printf ' %s' "${@%%=*}")"
         return 0
     fi
 
@@ -165,9 +171,9 @@ ensure_system_packages() {
     fi
 
     if [[ "$as_root" == cannot ]] || ! command -v apt-get >/dev/null 2>&1; then
-        warn "Missing system packages:$missing (needed at $CHROMIUM and /usr/share/datasets/fashion-mnist/)."
+        warn "Missing system packages:$missing."
         warn "Install them with: sudo apt-get install$missing"
-        warn "Without them the browser tests and the real Fashion-MNIST test fail. Going on."
+        warn "Without them what needs them fails (browser tests, the real Fashion-MNIST test, the classroom proxy). Going on."
         return 0
     fi
 
@@ -178,9 +184,11 @@ ensure_system_packages() {
         say "Installed:$missing"
     else
         warn "apt-get could not install:$missing. Install them by hand (sudo apt-get install$missing);"
-        warn "until then the browser tests and the real Fashion-MNIST test fail. Going on."
+        warn "until then what needs them fails. Going on."
     fi
 }
+
+TEST_PACKAGES=("chromium=$CHROMIUM" "dataset-fashion-mnist=$FASHION_MNIST_FILE" "haproxy=$HAPROXY")
 
 # --- Commands ------------------------------------------------------------------------------------
 
@@ -193,10 +201,19 @@ cmd_app() {
     exec "$VENV_PY" -m streamlit run app.py "$@"
 }
 
+cmd_classroom() {
+    [[ -f app.py ]] || die "app.py is missing from $(pwd); is this a complete checkout of cnnedu?"
+    ensure_venv
+    ensure_python_packages app
+    ensure_system_packages "haproxy=$HAPROXY"
+    say "Starting the classroom set-up: python -m cnnedu.classroom $*"
+    exec "$VENV_PY" -m cnnedu.classroom "$@"
+}
+
 cmd_test() {
     ensure_venv
     ensure_python_packages test
-    ensure_system_packages
+    ensure_system_packages "${TEST_PACKAGES[@]}"
 
     local ruff_status=0 pytest_status=0
     say "ruff check ."
@@ -225,7 +242,7 @@ cmd_setup() {
     ensure_venv
     ensure_python_packages "$mode"
     if [[ "$mode" == test ]]; then
-        ensure_system_packages
+        ensure_system_packages "${TEST_PACKAGES[@]}"
     fi
     say "Set-up for '$mode' is complete."
 }
@@ -237,6 +254,7 @@ main() {
     fi
     case "$command" in
     app) cmd_app "$@" ;;
+    classroom) cmd_classroom "$@" ;;
     test) cmd_test "$@" ;;
     setup) cmd_setup "$@" ;;
     -h | --help | help)

@@ -9,6 +9,7 @@ After the last level it waits for the server's memory to settle and prints it ag
 
     .venv/bin/python benchmarks/bench_classroom.py                    # N = 1, 10, 20, 40; 60 s each
     .venv/bin/python benchmarks/bench_classroom.py --sessions 1,5 --duration 20 --train 2
+    .venv/bin/python benchmarks/bench_classroom.py --classroom 2      # against ./run.sh classroom --workers 2
     .venv/bin/python benchmarks/bench_classroom.py --url http://localhost:8501   # a server already running
 
 It starts its own server (``streamlit run app.py`` with the repository's .streamlit/config.toml) on a free
@@ -23,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -45,32 +47,67 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: str) -> tuple[subprocess.Popen, str]:
+def start_server(home: str, workers: int) -> tuple[subprocess.Popen, str]:
+    """One app process (``streamlit run app.py``), or with ``workers`` ``./run.sh classroom``'s set-up."""
     port = free_port()
     env = dict(os.environ, CNNEDU_HOME=home)
-    server = subprocess.Popen([PYTHON, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
+    cmd = ([PYTHON, "-m", "cnnedu.classroom", "--workers", str(workers), "--port", str(port)] if workers else
+           [PYTHON, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"])
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return server, f"http://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise SystemExit("the app server did not start within 60 s")
+    raise SystemExit("the app server did not start within 120 s")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def tree(root: int) -> list[int]:
+    """``root`` and all its descendants (the classroom's app processes and proxy)."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(_stat(int(entry.name))[1])].append(int(entry.name))
+            except (OSError, IndexError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU seconds used so far by the server's processes."""
+    total = 0.0
+    for pid in tree(root):
+        try:
+            fields = _stat(pid)
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def rss_mb(root: int) -> float:
+    """Resident memory of the server's processes, in MB."""
+    total = 0
+    for pid in tree(root):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
 
 
 class Tally:
@@ -157,14 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds per level")
     ap.add_argument("--train", type=int, default=0, help="training runs going on at the same time")
     ap.add_argument("--url", help="an app server already running (else one is started)")
+    ap.add_argument("--classroom", type=int, default=0, metavar="N",
+                    help="start ./run.sh classroom's set-up with N app processes instead of one process")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
     home = tempfile.mkdtemp(prefix="cnnedu-bench-")
-    server, url = (None, args.url) if args.url else start_server(home)
+    server, url = (None, args.url) if args.url else start_server(home, args.classroom)
     pid = server.pid if server else None
     trainers: list[subprocess.Popen] = []
     try:
-        asyncio.run(level(url, 1, 5.0, pid))  # warm-up: the first run imports torch and friends
+        asyncio.run(level(url, max(1, args.classroom), 8.0, pid))  # warm-up: each process's first run imports torch
         start_rss = rss_mb(pid) if pid else None
         trainers = start_training(home, args.train)
         levels = [asyncio.run(level(url, int(n), args.duration, pid)) for n in args.sessions.split(",")]
@@ -176,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         for t in trainers:
             t.kill()
         if server:
-            server.terminate()
-            server.wait(10)
+            server.send_signal(signal.SIGINT)  # the classroom stops its app processes and proxy on Ctrl+C
+            server.wait(30)
     summary = {"levels": levels, "rss_start_mb": start_rss, "rss_after_mb": end_rss,
                "training_runs_finished": f"{sum(finished)} of {len(finished)}"}
     if args.json:

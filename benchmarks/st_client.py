@@ -11,8 +11,10 @@ Widgets are found by their label (``session.widgets["Height"]``); a data editor 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,9 +54,14 @@ class Session:
     _ws: Any = None
 
     async def connect(self) -> float:
+        """Load the page's HTML, then open the websocket with the cookies it set, as a browser does (behind
+        ``./run.sh classroom`` a cookie keeps the session on one app process). Returns the seconds taken."""
         start = time.perf_counter()
+        cookies = await asyncio.to_thread(_page_cookies, self.url)
         ws_url = self.url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
-        self._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60)
+        headers = {"Cookie": cookies} if cookies else None
+        self._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60,
+                                            additional_headers=headers)
         return time.perf_counter() - start
 
     async def close(self) -> None:
@@ -140,6 +147,20 @@ class Session:
             kind = "data_editor"
         is_int = kind == "number_input" and getattr(inner, "data_type", 0) == 0
         self.widgets[label] = Widget(kind, wid, label, is_int)
+
+
+def run(coroutine: Any) -> Any:
+    """``asyncio.run(coroutine)`` on a thread of its own: callable where an event loop already runs in this
+    thread (beside Playwright's sync API in the tests)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _page_cookies(url: str) -> str:
+    """The cookies the app's page sets, as a ``Cookie`` header value."""
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        answer.read()
+        return "; ".join(c.split(";", 1)[0] for c in answer.headers.get_all("Set-Cookie") or [])
 
 
 def _user_key(widget_id: str) -> str:

@@ -4,7 +4,6 @@ script and the page answers them), and a short load of 5 students completes ever
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import sys
 from tests.e2e_helpers import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-from st_client import Session  # noqa: E402
+from st_client import Session, run  # noqa: E402
 
 
 async def _one_student(url: str) -> list:
@@ -28,7 +27,7 @@ async def _one_student(url: str) -> list:
 
 
 def test_the_protocol_client_edits_the_build_page_as_a_browser_does(app_server):
-    results = asyncio.run(_one_student(app_server))
+    results = run(_one_student(app_server))
     assert all(r.status == "FINISHED_SUCCESSFULLY" and not r.exceptions for r in results)
     # LeNet on 3×64×32, by hand: heights 64 → 60 → 30 → 26 → 13, widths 32 → 28 → 14 → 10 → 5, so fc1
     # receives 16·13·5 = 1040 features where it expects 400.
