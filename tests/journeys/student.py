@@ -182,6 +182,15 @@ class Student:
             self.page.locator('[role="option"]').filter(has_text=option).first.click()
         self.wait()
 
+    def pick_radio(self, label: str, option: str) -> None:
+        """Clicks the radio button of ``label`` whose text starts with ``option``."""
+        group = self.page.locator('[data-testid="stRadio"]').filter(has=self.page.get_by_text(label, exact=True)).first
+        choice = group.get_by_role("radio", name=re.compile(f"^{re.escape(option)}"))
+        changed = not choice.first.is_checked()
+        before = runs_started(self.page)
+        group.locator("label").filter(has_text=re.compile(f"^{re.escape(option)}")).first.click()
+        self.wait_rerun(before, changed)
+
     def slide(self, label: str, *keys: str) -> None:
         """Moves the slider ``label`` with the keyboard, as a student can (ArrowLeft, Home, End, ...)."""
         thumb = self._thumb(label)
