@@ -852,6 +852,7 @@ def execute(run_id: str, on_event: Callable[[dict[str, Any]], None] | None = Non
     ``share_cores=False``: a config without ``threads`` then uses PyTorch's default, all cores, instead of
     ``threads_per_run()``). The weights are checkpointed after every epoch. Afterwards, starts the next
     queued run if a slot is free."""
+    from cnnedu.runs.ray_executor import Interrupted, executor, train_on_ray
     from cnnedu.training.config import TrainConfig
     from cnnedu.training.train import train
 
@@ -901,7 +902,8 @@ def execute(run_id: str, on_event: Callable[[dict[str, Any]], None] | None = Non
         config = TrainConfig.from_dict(run.config)
         if config.threads is None and share_cores:
             config.threads = threads_per_run()
-        result = train(config, on_event=emit, should_stop=stop, on_epoch=checkpoint)
+        trainer = train_on_ray if executor() == "ray" else train  # where the training itself happens
+        result = trainer(config, on_event=emit, should_stop=stop, on_epoch=checkpoint)
         status, message = result.status, result.message
         results = result.summary()
         if result.status in ("done", "cancelled"):
@@ -917,6 +919,12 @@ def execute(run_id: str, on_event: Callable[[dict[str, Any]], None] | None = Non
             recorder.add(held[0])
     except _Orphaned:
         recorder.orphaned = True
+    except Interrupted as err:  # the machine training it was lost (the Ray executor)
+        status, message = "interrupted", f"{err} The metrics measured until then are kept.{_kept(run_id, token)}"
+        if "result" in progress:
+            results = {**progress["result"].summary(), "status": status, "message": message}
+        with contextlib.suppress(_Orphaned):
+            recorder.add({"kind": "interrupted", "message": message})
     except CnnEduError as err:
         message = str(err)
         if "result" in progress:  # stopped by a failed checkpoint: keep what it measured
