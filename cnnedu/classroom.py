@@ -158,11 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="app processes (default: one per core, here %(default)s)")
     ap.add_argument("--port", type=int, default=8501, help="the port the class opens (default %(default)s)")
+    ap.add_argument("--run-limit", type=float, metavar="MIN",
+                    help="the longest a training run may take, in minutes (CNNEDU_RUN_LIMIT_MIN): one long run "
+                         "cannot hold the queue for the class; none by default")
     ap.add_argument("--address", default="localhost",
                     help="where to listen: localhost (default), or 0.0.0.0 to let the class network in")
     args, streamlit_args = ap.parse_known_args(argv)
     if not 1 <= args.workers <= 64:
         ap.error("--workers must be between 1 and 64")
+    if args.run_limit is not None:
+        if not 0 < args.run_limit <= 24 * 60:
+            ap.error("--run-limit must be more than 0 and at most 1440 minutes")
+        os.environ["CNNEDU_RUN_LIMIT_MIN"] = str(args.run_limit)  # the app processes and their workers inherit it
     return serve(args.workers, args.port, args.address, streamlit_args)
 
 

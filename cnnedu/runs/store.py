@@ -312,6 +312,17 @@ def max_concurrent() -> int:
         return 1
 
 
+def run_time_limit() -> float | None:
+    """The longest a run may train, in seconds: ``$CNNEDU_RUN_LIMIT_MIN`` minutes (a classroom server sets it,
+    so that one student's long run cannot hold the queue), else no limit. A run that reaches it stops as
+    if cancelled, its metrics and weights kept."""
+    try:
+        minutes = float(os.environ.get("CNNEDU_RUN_LIMIT_MIN", ""))
+    except ValueError:
+        return None
+    return minutes * 60 if math.isfinite(minutes) and minutes > 0 else None
+
+
 def cpu_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -880,7 +891,12 @@ def execute(run_id: str, on_event: Callable[[dict[str, Any]], None] | None = Non
         if on_event is not None:
             on_event(event)
 
+    limit, began = run_time_limit(), time.monotonic()
+
     def stop() -> bool:
+        if limit is not None and time.monotonic() - began > limit:
+            progress["limit"] = True
+            return True
         return bool(should_stop and should_stop()) or recorder.cancel_requested()
 
     def checkpoint(result) -> None:
@@ -904,6 +920,10 @@ def execute(run_id: str, on_event: Callable[[dict[str, Any]], None] | None = Non
             config.threads = threads_per_run()
         trainer = train_on_ray if executor() == "ray" else train  # where the training itself happens
         result = trainer(config, on_event=emit, should_stop=stop, on_epoch=checkpoint)
+        if progress.get("limit") and result.status == "cancelled":
+            result.message = (f"Stopped at this server's time limit of {limit / 60:g} min per run after "
+                              f"{result.epochs_done} epoch(s); the metrics and the weights are kept.")
+            held[:] = [{**held[0], "message": result.message}] if held else held
         status, message = result.status, result.message
         results = result.summary()
         if result.status in ("done", "cancelled"):

@@ -193,3 +193,15 @@ def test_cli_ctrl_c_cancels_cleanly_and_a_diverged_run_exits_non_zero():
                    "--optimizer", "sgd", "--lr", "10", "--threads", "1")
     assert diverged.returncode == 1
     assert "too large for SGD" in diverged.stderr
+
+
+def test_a_classroom_time_limit_stops_a_long_run_and_keeps_its_metrics_and_weights(monkeypatch):
+    monkeypatch.setenv("CNNEDU_RUN_LIMIT_MIN", str(4 / 60))  # 4 seconds of training, then stop
+    run_id = runs.start_run(tiny(epochs=200, n_train=4000))
+    run = runs.wait(run_id, timeout=120)
+    assert run.status == "cancelled"
+    assert "time limit of" in run.message and "min per run" in run.message, run.message
+    assert run.epochs_done < 200
+    trained = [e for e in runs.events(run_id) if e["kind"] == "cancelled"]
+    assert trained and "time limit" in trained[-1]["message"]  # the event says so too (the Train page shows it)
+    assert (runs.run_dir(run_id) / "model.pt").is_file()
