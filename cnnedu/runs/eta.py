@@ -37,6 +37,21 @@ def seconds_left(progress: float | None, elapsed: float | None) -> float | None:
     return max(0.0, elapsed * (1 - min(progress, 1.0)) / progress)
 
 
+def run_seconds_left(run: Any, start: dict[str, Any] | None, step: dict[str, Any] | None, now: float,
+                     finished: list[Any]) -> float | None:
+    """A running run's time left: from its ``start`` event (steps per epoch, epochs) and its latest ``step``
+    event once it has them; before that (loading its data, its first batches), what a run like it took
+    minus the time it has been running."""
+    if start and step and run.started:
+        total = start.get("steps_per_epoch", 0) * start.get("epochs", 0)
+        measured = seconds_left(step["step"] / total if total else None,
+                                now - run.started - start.get("setup_s", 0.0))
+        if measured is not None:
+            return measured
+    took = expected_seconds(run.config, finished)
+    return None if took is None or not run.started else max(0.0, took - (now - run.started))
+
+
 def seconds_until_start(run: Any, all_runs: list[Any], left: dict[str, float | None], slots: int) -> float | None:
     """Seconds from now until the queued ``run`` starts, or None when it cannot be told.
 

@@ -7,12 +7,15 @@ charts themselves live in ``cnnedu.ui.charts``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from cnnedu.runs import eta
+from cnnedu.runs import store as runs
 from cnnedu.training.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTINGS, arch_label, learning_rate
 from cnnedu.ui.text import plain
 
@@ -260,14 +263,31 @@ def queue_position(run: Any, all_runs: list[Any]) -> int:
     return 1 + sum(1 for r in all_runs if r.status == "queued" and r.seq < run.seq)
 
 
+def start_estimate(run: Any, all_runs: list[Any]) -> str:
+    """ "Estimated start: in about 3 min." from the queue ahead of the run (cnnedu/runs/eta.py), or why not."""
+    now, left = time.time(), {}
+    for r in all_runs:
+        if r.status == "running":
+            start = next(iter(runs.events(r.id, kinds=("start",))), None)
+            steps = runs.events(r.id, kinds=("step",))
+            left[r.id] = eta.run_seconds_left(r, start, steps[-1] if steps else None, now, all_runs)
+    wait = eta.seconds_until_start(run, all_runs, left, runs.max_concurrent())
+    if wait is None:
+        return "Its start cannot be estimated yet (the runs ahead have not measured their speed)."
+    return "Estimated start: in a few seconds." if wait < 5 else f"Estimated start: in about {human_seconds(wait)}."
+
+
 def show_status(run: Any, all_runs: list[Any] | None = None) -> None:
     """One coloured line saying where the run stands (the failure's explanation for a failed run)."""
     if run.status == "queued":
         ahead = [r for r in (all_runs or []) if r.status == "running" and r.id != run.id]
         position = queue_position(run, all_runs or [run])
         busy = f" (now training: {', '.join(r.id for r in ahead)})" if ahead else ""
-        st.info(f"Queued — number {position} in line{busy}. One run trains at a time so it gets every CPU "
-                "core; it starts by itself when the runs ahead of it finish.", icon=":material/hourglass_top:")
+        slots = runs.max_concurrent()
+        at_once = "One run trains" if slots == 1 else f"{slots} runs train"
+        st.info(f"Queued — number {position} in line{busy}. {start_estimate(run, all_runs or [run])} {at_once} "
+                "at a time so that each gets its CPU cores; it starts by itself when the runs ahead of it "
+                "finish.", icon=":material/hourglass_top:")
     elif run.status == "running":
         if run.cancel_requested:
             st.warning("Stopping… (the run stops before its next batch).", icon=":material/stop_circle:")

@@ -212,3 +212,30 @@ def test_j5_nonsense_settings_and_files_get_a_message_where_they_happened(studen
     s.shot("predict-j5-text-file")
     s.upload("Images", png(tmp_path / "good.png", 28))
     s.sees(re.compile(r"good\.png → "))
+
+
+def test_j6_a_second_students_run_waits_in_line_with_an_estimated_start(student: Student, app_server_home, monkeypatch):
+    """Two students on one server (one run trains at a time): the second one's run says where it is in
+    line and when it will start, worked out from a finished run like it, and then starts by itself."""
+    from cnnedu.runs import store
+
+    s = student
+    open_train(s)
+    settings(s, **{"Training images": "3000", "Test images": "100", "Validation share": "0", "Epochs": "1"})
+    first = start(s)
+    s.sees("Done.", timeout_ms=180_000)
+    monkeypatch.setenv("CNNEDU_HOME", str(app_server_home))
+    took = store.get_run(first).seconds
+    second = start(s)  # the same set-up again: it trains now
+    other = s.new_tab()  # a second student, with the same settings (they are in the address bar)
+    third = start(other)
+    assert third not in (first, second)
+    line = other.sees(re.compile(r"Queued — number 1 in line"), timeout_ms=30_000)
+    estimate = other.sees(re.compile(r"Estimated start: in (about \d+ s|a few seconds)"), timeout_ms=60_000).inner_text()
+    said = re.search(r"in about (\d+) s", estimate)
+    # the run ahead takes about as long as the finished one like it: never more than that from now
+    assert said is None or 5 <= int(said.group(1)) <= took + 5, (estimate, took)
+    assert second in line.inner_text()  # it names the run training now
+    other.shot("j6-train-queued-with-estimate")
+    other.sees("Done.", timeout_ms=240_000)  # it started by itself once the run ahead had finished
+    assert store.get_run(third).status == "done" and store.get_run(second).status == "done"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cnnedu.runs.eta import expected_seconds, seconds_left, seconds_until_start
+from cnnedu.runs.eta import expected_seconds, run_seconds_left, seconds_left, seconds_until_start
 
 CFG = {"arch": "mnist-cnn", "dataset": "synthetic", "n_train": 2000, "epochs": 2, "batch_size": 64}
 
@@ -16,6 +16,7 @@ class R:  # the fields of cnnedu.runs.store.Run that the estimate reads
     status: str
     config: dict = field(default_factory=lambda: dict(CFG))
     seconds: float | None = None
+    started: float | None = None
 
 
 def test_time_left_of_a_running_run_is_its_time_so_far_scaled_by_what_is_left():
@@ -55,3 +56,14 @@ def test_unknown_when_a_run_has_not_measured_its_speed_or_nothing_like_a_run_ahe
     q = R("r4", 4, "queued", config={**CFG, "epochs": 9})
     me2 = R("r5", 5, "queued")
     assert seconds_until_start(me2, [me2, q, running], {"r2": 5.0}, slots=1) is None
+
+
+def test_a_running_run_before_its_first_measured_step_is_timed_by_a_run_like_it():
+    done = R("r1", 1, "done", seconds=40.0)
+    running = R("r2", 2, "running", started=1000.0)
+    start = {"steps_per_epoch": 50, "epochs": 2, "setup_s": 2.0}
+    assert run_seconds_left(running, None, None, now=1015.0, finished=[running, done]) == 25.0  # 40 − 15
+    # once it has measured: 25 of 100 steps in (1012 − 1000 − 2) = 10 s, so 30 s more
+    assert run_seconds_left(running, start, {"step": 25}, now=1012.0, finished=[running, done]) == 30.0
+    assert run_seconds_left(R("r3", 3, "running", config={**CFG, "epochs": 7}, started=1.0), None, None, 5.0,
+                            [done]) is None
