@@ -113,7 +113,7 @@ def _status(runs: list[store.Run]) -> str:
     kinds = {"failed" if r.status in _FAILED else r.status for r in runs}
     if len(kinds) == 1:
         return kinds.pop()
-    return "running" if "running" in kinds else "mixed"
+    return "running" if kinds & {"queued", "running"} else "mixed"  # "mixed": some done, some failed
 
 
 def _norm(run: store.Run) -> str:
