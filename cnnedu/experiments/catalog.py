@@ -249,8 +249,9 @@ DEFINITIONS = [
         "Right: along a steady gradient direction momentum 0.9 makes the step about 10 times larger. The "
         "document's numbers are validation accuracies of its own NumPy network; the table shows test "
         "accuracy.",
-        {**_B003, "arch": _gaze_fc([256, 128, 64]), "lr": 0.001, "epochs": 5}, _CLASS003,
-        _NOTE003 + " instead of the document's eye images (5 epochs as in the document)"),
+        {**_B003, "arch": _gaze_fc([256, 128, 64]), "lr": 0.001, "epochs": 5}, {**_CLASS003, "n_train": 2000},
+        "2,000 training and 1,000 test images of the synthetic eye pairs instead of the document's eye images "
+        "(5 epochs as in the document)"),
     Experiment(
         "003-batchnorm", "003", S003, "Tasks 2.1-2.3", "The gaze CNN with and without BatchNorm",
         "Does BatchNorm after each pooling layer help the eye-gaze CNN?",
