@@ -113,3 +113,11 @@ def test_an_unknown_id_names_the_closest_ones():
     with pytest.raises(CnnEduError, match="000-learning-rate") as err:
         get("000-learning")
     assert "experiment list" in str(err.value)
+
+
+@pytest.mark.parametrize(("exp_id", "shown"), [("001-loss", ["loss"]), ("002-norm-stats", ["norm_stats"]),
+                                                ("001-half-split", ["subset"]), ("000-learning-rate", ["lr"])])
+def test_the_runs_page_labels_an_experiments_runs_by_the_setting_that_varies(exp_id, shown):
+    from cnnedu.ui.runs_view import differing_settings
+
+    assert differing_settings([c.to_dict() for c in get(exp_id).configs()]) == shown
