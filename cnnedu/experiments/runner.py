@@ -139,10 +139,13 @@ def _row(experiment: Experiment, i: int, runs: list[store.Run], scale: str) -> R
                experiment.reported[i], setup, " ".join(notes), params, _norm(runs[0]) if runs else "")
 
 
-def describe_differs(experiment: Experiment, scale: str) -> str:
-    """Which setting differs between the runs, and the main settings they share."""
+def describe_differs(experiment: Experiment, scale: str, used: str | None = None) -> str:
+    """Which setting differs between the runs, and the main settings they share (``used``: the dataset
+    the runs trained on, when it stood in for the document's)."""
     first = experiment.configs(scale)[0]
     config = {**first.to_dict(), "arch": first.arch_label}
+    if used and used != first.dataset:
+        config["dataset"] = f"{used} (standing in for {first.dataset})"
     varied = experiment.varied_fields
     shared = [f"{k} {config[k]}" for k in ("dataset", "arch", "optimizer", "lr", "batch_size", "epochs",
                                            "n_train", "loss") if k not in varied and config.get(k) is not None]
@@ -158,4 +161,5 @@ def results(exp_id: str, scale: str = "classroom") -> Result:
     rows = [_row(experiment, i, [run for j, run in picked if j == i], scale) for i in range(len(experiment.values))]
     notes = " ".join(dict.fromkeys(r.data_note for r in rows if r.data_note))
     seeds = sorted({run.config.get("seed", 0) for _, run in picked})
-    return Result(experiment, scale, rows, describe_differs(experiment, scale), notes, seeds)
+    used = next((run.dataset for _, run in picked), None)
+    return Result(experiment, scale, rows, describe_differs(experiment, scale, used), notes, seeds)
