@@ -72,19 +72,17 @@ def _value_index(experiment: Experiment, config: dict[str, Any]) -> int | None:
 
 
 def _latest_launch(experiment: Experiment, scale: str) -> list[tuple[int, store.Run]]:
-    """(value index, run) of the newest launch: runs with the tag, newest first, until a (value, seed)
-    pair repeats — one launch never has the same pair twice."""
-    tag, seen, picked = experiment.tag(scale), set(), []
+    """(value index, run) of the newest launch. A launch creates its runs seed by seed, value by value, so
+    read newest first their (seed, value) only goes down; the first run where it does not is older."""
+    tag, previous, picked = experiment.tag(scale), None, []
     for run in store.list_runs():  # newest first
-        if run.config.get("experiment") != tag:
+        i = _value_index(experiment, run.config) if run.config.get("experiment") == tag else None
+        if i is None:
             continue
-        i = _value_index(experiment, run.config)
-        key = (i, run.config.get("seed"))
-        if i is None or key in seen:
-            if i is not None:
-                break
-            continue
-        seen.add(key)
+        key = (run.config.get("seed", 0), i)
+        if previous is not None and key >= previous:
+            break
+        previous = key
         picked.append((i, run))
     return picked
 

@@ -81,3 +81,19 @@ def test_a_bad_experiment_id_exits_2_with_the_closest_names():
     with pytest.raises(SystemExit) as exit_:
         main(["experiment", "run", "001-loss", "--scale", "huge"])
     assert exit_.value.code == 2  # argparse: the choices are named
+
+
+def test_the_latest_launch_is_found_among_older_launches_with_more_seeds(tiny_loss_experiment):
+    def queue(seeds: int) -> list[str]:  # what launch records, without starting workers
+        return [store.create_run(c) for s in range(seeds) for c in tiny_loss_experiment.configs(seed=s)]
+
+    queue(2)
+    store.create_run(replace(tiny_loss_experiment.configs()[0], experiment=None))  # an unrelated run between
+    latest = queue(1)
+    assert runner.run_ids("001-loss") == latest
+    result = runner.results("001-loss")
+    assert result.seeds == [0] and [r.status for r in result.rows] == ["queued", "queued"]
+    assert [r.run_ids for r in result.rows] == [[latest[0]], [latest[1]]]
+    three = queue(3)
+    assert runner.run_ids("001-loss") == three and runner.results("001-loss").seeds == [0, 1, 2]
+    assert [len(r.run_ids) for r in runner.results("001-loss").rows] == [3, 3]
