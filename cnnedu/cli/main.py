@@ -3,7 +3,7 @@
 This module holds the parser and the error handling. The commands live in one module per area, each with
 a ``COMMANDS`` table (cnnedu/cli/common.py's ``Command``), listed in ``AREAS`` in the order ``--help``
 shows them: ``cli/arch.py`` (presets, summary, check), ``cli/onnx.py`` (export, predict),
-``cli/scratch.py`` (gradcheck), ``cli/train.py`` (train, runs). A user's mistake prints one clear line and exits with status 2; no traceback
+``cli/scratch.py`` (gradcheck), ``cli/train.py`` (train, runs), ``cli/experiment.py`` (experiment list|run). A user's mistake prints one clear line and exits with status 2; no traceback
 reaches a user.
 """
 
@@ -15,12 +15,13 @@ import os
 import sys
 
 from cnnedu.cli import arch as cli_arch
+from cnnedu.cli import experiment as cli_experiment
 from cnnedu.cli import onnx as cli_onnx
 from cnnedu.cli import scratch as cli_scratch
 from cnnedu.cli import train as cli_train
 from cnnedu.errors import CnnEduError
 
-AREAS = (cli_arch, cli_onnx, cli_scratch, cli_train)
+AREAS = (cli_arch, cli_onnx, cli_scratch, cli_train, cli_experiment)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -481,6 +481,16 @@ def events(run_id: str, since: int = 0, kinds: tuple[str, ...] | list[str] | Non
         return [{**json.loads(payload), "id": eid} for eid, payload in con.execute(sql, args)]
 
 
+def last_event(run_id: str, kinds: tuple[str, ...]) -> dict[str, Any] | None:
+    """The run's newest event of one of ``kinds`` (with its "id"), or None: a run's progress without
+    reading all its events."""
+    sql = (f"SELECT id, payload FROM events WHERE run_id = ? AND kind IN ({', '.join('?' * len(kinds))}) "
+           "ORDER BY id DESC LIMIT 1")
+    with _db() as con:
+        row = con.execute(sql, [run_id, *kinds]).fetchone()
+    return None if row is None else {**json.loads(row[1]), "id": row[0]}
+
+
 def cancel(run_id: str) -> Run:
     """Ask a run to stop. A queued run is cancelled at once; a running one stops within one batch and keeps
     its metrics (and its weights so far). Cancelling a finished run changes nothing."""

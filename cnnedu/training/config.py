@@ -26,6 +26,18 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 #: "torch": PyTorch trains the network (any spec). "numpy": seed 003's NumPy FullyConnectedNet trains it
 #: (fully connected networks only, SGD, on the CPU; see cnnedu/training/numpy_engine.py).
 ENGINES = ("torch", "numpy")
+#: What the network's outputs are compared with (cnnedu/training/optim.py ``make_loss`` explains each).
+LOSSES = ("cross_entropy", "nll", "mse", "l1", "l1_index")
+#: How each loss is written on the pages.
+LOSS_NAMES = {"cross_entropy": "cross-entropy", "nll": "log-softmax + NLL", "mse": "MSE on one-hot targets",
+              "l1": "L1 on one-hot targets", "l1_index": "L1 on class indices (seed 001)"}
+#: Fixed (mean, std) pairs for ``normalize`` (0..1 units, the same for every channel), besides "measured".
+FIXED_NORM_STATS = {
+    "mnist": (0.1307, 0.3081),  # MNIST's own; seed 002 uses them on Fashion-MNIST
+    "half": (0.5, 0.5),  # seed 000 Task 1.4: Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    "identity": (0.0, 1.0),  # seed 001 Exercise 1: Normalize([0, 0, 0], [1, 1, 1]) changes nothing
+}
+NORM_STATS = ("measured", *FIXED_NORM_STATS)
 
 #: The learning rate used when a config leaves ``lr`` empty: the usual starting point for each optimizer.
 DEFAULT_LR = {"sgd": 0.01, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001}
@@ -148,6 +160,11 @@ class TrainConfig:
     the training images for validation. ``convert_input`` lets the trainer convert images whose shape does
     not match the network (grayscale ↔ RGB, resize). ``threads=None`` leaves PyTorch's thread count alone.
     ``engine`` is "torch" or "numpy" (``ENGINES``); a config written before it existed loads as "torch".
+    ``loss`` picks what the outputs are compared with (``LOSSES``); ``subset`` keeps part of the training
+    images by a rule (cnnedu/training/subset.py), after ``n_train``; ``norm_stats`` says where normalize's
+    mean and std come from ("measured" on the training images, or a fixed pair, ``FIXED_NORM_STATS``: the
+    measured ones are reported either way). ``experiment`` tags the runs of one experiment
+    (cnnedu/experiments/), e.g. "000-learning-rate@classroom".
     Each field's ``Setting`` (``SETTINGS``) says what it allows and how the pages and the CLI show it.
     """
 
@@ -230,6 +247,30 @@ class TrainConfig:
         help="The share of the training images (0 to 0.9) held out to measure accuracy on data the network "
              "does not learn from (the validation curve).",
         cli="fraction of the training images held out for validation")
+    loss: str = setting(
+        "cross_entropy", "choice", choices=LOSSES, names=LOSS_NAMES, label="Loss",
+        help="cross_entropy: the classification loss (NLL of the log-probabilities when the network already "
+             "ends in LogSoftmax or Softmax). nll: log_softmax, then NLLLoss (the same numbers on logits). "
+             "mse, l1: the outputs against one-hot targets. l1_index: seed 001's nn.L1Loss()(outputs, labels) "
+             "on class indices, which only runs because its batch size 10 equals the 10 classes: every "
+             "output j of every image is pulled towards the label of image j of the batch.",
+        cli="cross_entropy (default), nll, mse or l1 (one-hot targets), l1_index (seed 001's L1Loss on class "
+            "indices)")
+    subset: str | None = setting(
+        None, "text", optional=True, label="Training subset",
+        need="None, 'even', 'odd', 'fraction:F' (0 < F <= 1) or 'per_class:N' (N >= 1)",
+        help="Keep part of the training images: even / odd = every other image by index (seed 001), "
+             "fraction:0.5 = a random half, per_class:100 = 100 images of each class. After n_train.",
+        cli="keep part of the training images: even, odd, fraction:F or per_class:N")
+    norm_stats: str = setting(
+        "measured", "choice", choices=NORM_STATS, label="Normalization statistics",
+        help="measured: each channel's mean and std measured on the training images. mnist: MNIST's "
+             "0.1307 / 0.3081 (seed 002 uses them on Fashion-MNIST); half: 0.5 / 0.5 (seed 000); identity: "
+             "0 / 1 (seed 001's Normalize([0,0,0], [1,1,1]), which changes nothing). The measured values are "
+             "reported either way.",
+        cli="where normalize's mean/std come from: measured (default), mnist (0.1307/0.3081), half (0.5/0.5) "
+            "or identity (0/1)")
+    experiment: str | None = setting(None, "text", optional=True)  # e.g. "000-learning-rate@classroom"
     seed: int = setting(
         0, "whole", low=0, high=2**63 - 1, page_high=2**31 - 1, title="The seed", example="0", label="Seed",
         help="The same seed gives the same run on a CPU: same data, weights and batches.",
@@ -291,6 +332,10 @@ class TrainConfig:
             if s.name == "nesterov" and self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
                 raise TrainError("Nesterov momentum needs the SGD optimizer with a momentum above 0.",
                                  "Set momentum to 0.9, or turn nesterov off.")
+        if self.subset is not None:
+            from cnnedu.training.subset import parse_subset
+
+            parse_subset(self.subset)
         if self.engine == "numpy":
             from cnnedu.training.numpy_engine import check_numpy_settings
 

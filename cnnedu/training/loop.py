@@ -129,7 +129,7 @@ def _setup(config: TrainConfig, t_start: float, emit: OnEvent) -> _Run:
     check_every = 1 if device.type == "cpu" else log_every  # .item() is free on CPU, a sync on a GPU
     result = TrainResult("done", "", config, spec, model, list(d.ds.classes), d.mean, d.std, kind, str(device),
                          count_params(model)[0], d.info(spec), warnings=warnings)
-    run = _Run(config, device, result, prepare, make_loss(kind), optimizer, scheduler, per_batch,
+    run = _Run(config, device, result, prepare, make_loss(kind, config.loss), optimizer, scheduler, per_batch,
                (d.train_x.to(device), d.train_y.to(device)), val, (d.ds.test_x.to(device), d.ds.test_y.to(device)),
                batch, steps_per_epoch, eval_batch(spec, config, batch), log_every, check_every)
     emit(start_event(result, torch.get_num_threads(), steps_per_epoch, batch, t_start))

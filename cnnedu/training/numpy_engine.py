@@ -73,6 +73,9 @@ def check_numpy_settings(config: TrainConfig) -> None:
         raise TrainError(f"The NumPy engine trains with SGD (with or without momentum) only, not "
                          f"{config.optimizer}: the coursework's NumPy optimizers are sgd and sgd_momentum.",
                          'Choose optimizer "sgd", or use the torch engine for this optimizer.')
+    if config.loss != "cross_entropy":
+        raise TrainError(f"The NumPy engine trains with seed 003's softmax loss (cross-entropy) only, not "
+                         f"{config.loss}.", 'Choose loss "cross_entropy", or use the torch engine.')
     if config.nesterov:
         raise TrainError("The NumPy engine has no Nesterov momentum (the coursework's sgd_momentum is the "
                          "plain one).", "Turn nesterov off, or use the torch engine.")

@@ -11,7 +11,8 @@ import torch
 from cnnedu.arch.spec import Spec
 from cnnedu.errors import TrainError
 from cnnedu.training.checks import check_network
-from cnnedu.training.config import TrainConfig
+from cnnedu.training.config import FIXED_NORM_STATS, TrainConfig
+from cnnedu.training.subset import subset_indices
 
 
 def load_data(config: TrainConfig, spec: Spec, warnings: list[str] | None = None):
@@ -56,13 +57,16 @@ class TrainingData:
     val_y: torch.Tensor | None
     mean: list[float]
     std: list[float]
+    measured: tuple[list[float], list[float]] | None = None  # the training images' own (mean, std)
 
     def info(self, spec: Spec) -> dict[str, Any]:
         """The "dataset" of the start event and of the results."""
         ds = self.ds
         return {"name": ds.name, "title": ds.title, "classes": list(ds.classes), "source": ds.source,
                 "n_train": len(self.train_y), "n_val": 0 if self.val_y is None else len(self.val_y),
-                "n_test": len(ds.test_y), "input_shape": list(spec.input_shape)}
+                "n_test": len(ds.test_y), "input_shape": list(spec.input_shape),
+                "measured_mean": None if self.measured is None else self.measured[0],
+                "measured_std": None if self.measured is None else self.measured[1]}
 
 
 def training_data(config: TrainConfig, spec: Spec, warnings: list[str]) -> TrainingData:
@@ -72,6 +76,9 @@ def training_data(config: TrainConfig, spec: Spec, warnings: list[str]) -> Train
 
     ds = load_data(config, spec, warnings)
     train_x, train_y, val_x, val_y = ds.train_x, ds.train_y, None, None
+    if config.subset is not None:
+        keep = subset_indices(config.subset, train_y, config.seed)
+        train_x, train_y = train_x[keep], train_y[keep]
     if config.val_split > 0:
         train_x, train_y, val_x, val_y = data.split_validation(train_x, train_y, config.val_split, config.seed)
         if len(val_y) == 0:  # every class too small to give one: say so, never "val acc 0.00%"
@@ -83,11 +90,19 @@ def training_data(config: TrainConfig, spec: Spec, warnings: list[str]) -> Train
         raise TrainError(f"There are only {n} training images: too few to train on.",
                          "Use more training images (n_train) or a smaller validation split.")
     warnings.extend(check_network(spec, config, min(config.batch_size, n)))  # no weights, too big: refused
-    channels = spec.input_shape[0]
-    if config.normalize:
-        mean, std = data.channel_stats(train_x)
-        mean, std = [float(m) for m in mean], [max(float(s), 1e-3) for s in std]
-    else:
-        mean, std = [0.0] * channels, [1.0] * channels
-    return TrainingData(ds, train_x, train_y, val_x, val_y, mean, std)
+    measured = data.channel_stats(train_x)
+    mean, std = normalization(config, measured, spec.input_shape[0])
+    return TrainingData(ds, train_x, train_y, val_x, val_y, mean, std, measured)
+
+
+def normalization(config: TrainConfig, measured: tuple[list[float], list[float]],
+                  channels: int) -> tuple[list[float], list[float]]:
+    """The per-channel (mean, std) the batches are normalised with: 0 and 1 with normalize off, the
+    ``measured`` ones (std at least 0.001), or the fixed pair ``config.norm_stats`` names, per channel."""
+    if not config.normalize:
+        return [0.0] * channels, [1.0] * channels
+    if config.norm_stats in FIXED_NORM_STATS:
+        m, s = FIXED_NORM_STATS[config.norm_stats]
+        return [m] * channels, [s] * channels
+    return [float(m) for m in measured[0]], [max(float(s), 1e-3) for s in measured[1]]
 

@@ -175,6 +175,10 @@ def comparable_settings(config: dict[str, Any]) -> dict[str, Any]:
     out.update({name: _get(config, name) for name in ("flip", "crop", "normalize", "val_split", "seed", "device",
                                                         "engine")})
     out["normalize"] = bool(out["normalize"])
+    if out["normalize"]:
+        out["norm_stats"] = _get(config, "norm_stats")
+    out["loss"] = _get(config, "loss")
+    out["subset"] = _get(config, "subset") or "all"
     if isinstance(config.get("arch"), dict):  # two custom builds with the same name may still differ
         import hashlib
         import json
