@@ -19,7 +19,8 @@ pooling forgotten…). The coursework's own hand calculations are there too, mis
 
 **Train** a short run on synthetic shapes (offline), Fashion-MNIST, MNIST, CIFAR-10 or your own image
 folder, with the augmentation, optimizer and learning-rate schedule of your choice, and watch the curves
-come in. **Runs** puts several runs side by side (the learning-rate and optimizer sweeps). **Look inside**
+come in. **Runs** puts several runs side by side (the learning-rate and optimizer sweeps); **Experiments**
+runs the documents' own comparisons in one click and puts our numbers beside theirs. **Look inside**
 a trained network: its filters, feature maps, confusion matrix and mistakes. **Predict** exports it to
 ONNX and classifies your own images with onnxruntime.
 """

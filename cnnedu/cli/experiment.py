@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict
 
 from cnnedu.cli.common import Command, print_json
+from cnnedu.experiments.experiment import SCALES
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +19,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a list")
     run = subs.add_parser("run", help="launch an experiment, follow its runs and print the result table")
     run.add_argument("id", metavar="ID", help="an experiment id from `experiment list`, e.g. 000-learning-rate")
-    run.add_argument("--scale", choices=("classroom", "document"), default="classroom",
-                     help="classroom (default): a few minutes on a CPU; document: the document's epochs and data")
+    run.add_argument("--scale", choices=SCALES, default="classroom",
+                     help="quick: 1 epoch on 400 images, under a minute (to see it run); classroom (default): a "
+                          "few minutes on a CPU; document: the document's epochs and data")
     run.add_argument("--seeds", type=int, default=1, help="runs per value, seeds 0..N-1 (default 1)")
     run.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
     run.add_argument("--json", action="store_true", help="print one JSON document at the end")

@@ -15,8 +15,12 @@ from typing import Any
 from cnnedu.errors import CnnEduError
 from cnnedu.training.config import TrainConfig
 
-#: "classroom": fewer epochs and images, a few minutes on a 2-core CPU; "document": the document's own.
-SCALES = ("classroom", "document")
+#: "quick": one epoch on a few hundred images, under a minute (to show an experiment running in class; its
+#: numbers mean little); "classroom": fewer epochs and images, a few minutes on a 2-core CPU; "document":
+#: the document's own.
+SCALES = ("quick", "classroom", "document")
+QUICK = {"epochs": 1, "n_train": 400, "n_test": 200}
+QUICK_NOTE = "1 epoch on 400 training and 200 test images: to see it run, not to read its numbers"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,10 @@ class Experiment:
         """The fields one value sets."""
         return dict(value) if "+" in self.vary else {self.vary: value}
 
+    def scale_note(self, scale: str) -> str:
+        """How the runs at ``scale`` differ from the document's set-up."""
+        return {"quick": QUICK_NOTE, "classroom": self.classroom_note}.get(scale, "the document's epochs, batch size and data")
+
     def tag(self, scale: str) -> str:
         """How this experiment's runs are tagged (``TrainConfig.experiment``): "ID@scale"."""
         return f"{self.id}@{scale}"
@@ -56,7 +64,8 @@ class Experiment:
         """One ``TrainConfig`` per value, in the order of ``values``: the same seed and every other setting."""
         if scale not in SCALES:
             raise CnnEduError(f"There is no scale '{scale}'.", f"Use one of: {', '.join(SCALES)}.")
-        shared = {**self.base, **(self.classroom if scale == "classroom" else {})}
+        shared = {**self.base, **({**self.classroom, **QUICK} if scale == "quick" else
+                                   self.classroom if scale == "classroom" else {})}
         shared["experiment"] = self.tag(scale)
         if seed is not None:
             shared["seed"] = seed

@@ -129,7 +129,7 @@ def _row(experiment: Experiment, i: int, runs: list[store.Run], scale: str) -> R
     accs = [100.0 * r.test_acc for r in runs if r.status == "done" and r.test_acc is not None]
     wanted = {**experiment.base, **experiment.overrides(experiment.values[i])}.get("dataset", "synthetic")
     notes = sorted({data_note(wanted, r.dataset) for r in runs} - {""})
-    setup = experiment.classroom_note if scale == "classroom" else "the document's epochs, batch size and data"
+    setup = experiment.scale_note(scale)
     params = next((r.results.get("params") for r in runs if r.results), None)
     return Row(experiment.labels[i], experiment.values[i], [r.id for r in runs], _status(runs),
                sum(_progress(r) for r in runs) / len(runs) if runs else 0.0,

@@ -37,6 +37,7 @@ PAGES = [
     PageInfo("pages/check.py", "Check my answer", "check", ":material/fact_check:"),
     PageInfo("pages/train.py", "Train", "train", ":material/model_training:"),
     PageInfo("pages/runs.py", "Runs", "runs", ":material/monitoring:"),
+    PageInfo("pages/experiments.py", "Experiments", "experiments", ":material/science:"),
     PageInfo("pages/inside.py", "Look inside", "inside", ":material/visibility:"),
     PageInfo("pages/predict.py", "Predict", "predict", ":material/online_prediction:"),
     PageInfo("pages/scratch.py", "From scratch", "scratch", ":material/calculate:"),
