@@ -55,7 +55,7 @@ def train_tiny_run(home: Path, *, epochs: int = 2, n_test: int = 120) -> str:
 
     Used through the ``finished_run`` fixture (tests/conftest.py) and by tests/e2e/test_e2e_predict.py.
     """
-    from cnnedu.runs.store import run_inline
+    from cnnedu.runs.worker import run_inline
     from cnnedu.training.config import TrainConfig
 
     old = os.environ.get("CNNEDU_HOME")

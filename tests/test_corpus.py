@@ -410,7 +410,7 @@ def test_a_bad_environment_gets_a_clear_message(case, tmp_path, monkeypatch, cap
             monkeypatch.setenv(name, value)
         budgets = fresh_budgets()
         assert 0 < budgets.RUN_MEMORY_BYTES < float("inf") and 0 < budgets.PREDICT_SECONDS < float("inf")
-        from cnnedu.runs.store import max_concurrent, threads_per_run
+        from cnnedu.runs.jobs import max_concurrent, threads_per_run
 
         assert max_concurrent() >= 1 and 1 <= threads_per_run() <= 1024
         code, text = cli(make["args"], capsys)

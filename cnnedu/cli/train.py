@@ -125,6 +125,8 @@ class _Printer:
 
 def train_command(args: argparse.Namespace) -> int:
     from cnnedu.runs import store as runs
+    from cnnedu.runs.jobs import max_concurrent, wait_for_slot
+    from cnnedu.runs.worker import create_inline, execute
 
     t0 = time.perf_counter()
     config = config_from_args(args)
@@ -146,7 +148,7 @@ def train_command(args: argparse.Namespace) -> int:
         if training:
             n = len(training)
             print(f"{run_id_ref[0]}: waiting for a free slot: {n} run{' is' if n == 1 else 's are'} training "
-                  f"({', '.join(training)}); CNNEDU_MAX_RUNS={runs.max_concurrent()} at once. Ctrl-C gives up.",
+                  f"({', '.join(training)}); CNNEDU_MAX_RUNS={max_concurrent()} at once. Ctrl-C gives up.",
                   file=out, flush=True)
         else:
             print(f"{run_id_ref[0]}: waiting for a free slot: runs queued earlier go first.", file=out, flush=True)
@@ -156,11 +158,11 @@ def train_command(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        run_id = runs.create_inline(config)
+        run_id = create_inline(config)
         run_id_ref[0] = run_id
         result = None
-        if runs.wait_for_slot(run_id, should_stop=should_stop, on_wait=on_wait):
-            result = runs.execute(run_id, on_event=on_event, should_stop=should_stop, share_cores=False)
+        if wait_for_slot(run_id, should_stop=should_stop, on_wait=on_wait):
+            result = execute(run_id, on_event=on_event, should_stop=should_stop, share_cores=False)
     finally:
         signal.signal(signal.SIGINT, previous)
     run = runs.get_run(run_id, check=False)

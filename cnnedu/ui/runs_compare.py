@@ -78,8 +78,8 @@ def settings_table(selected: list[runs.Run], labels: dict[str, str], differ: lis
                      for _ in row], axis=1)
 
 
-def compare(all_runs: list[runs.Run]) -> None:
-    st.subheader("Compare runs")
+def chosen_runs(all_runs: list[runs.Run]) -> list[runs.Run]:
+    """The runs picked to overlay (from the address bar, else kept across pages); [] when none."""
     ids = [r.id for r in all_runs]
     from_url = [i for i in st.query_params.get("compare", "").split(",") if i in ids]
     if from_url and from_url != st.session_state.get(COMPARE_KEY):  # a link from the Train page
@@ -92,25 +92,14 @@ def compare(all_runs: list[runs.Run]) -> None:
                             help="E.g. the same network trained with learning rates 0.1, 0.01, 0.001 and "
                                  "0.0001 (000 Task 1.5), or SGD against Adam (001 Exercise 3).")
     on_compare()  # the selection stays in the address bar (?compare=): a reload or a second tab keeps it
-    if not chosen:
-        st.caption("Choose one or more runs to see their curves on top of each other.")
-        return
     by_id = {r.id: r for r in all_runs}
-    selected = [by_id[i] for i in chosen]
-    labels, differ = run_labels(selected)
-    if len(selected) > 1:
-        if differ:
-            st.markdown("**What differs:** " + ", ".join(f"`{k}`" for k in differ) + " — the legend shows "
-                        "each run's values.")
-        else:
-            st.markdown("**What differs:** nothing — these runs have the same settings (on a CPU, the same "
-                        "seed gives the same run).")
+    return [by_id[i] for i in chosen]
 
-    options = st.columns(2)
-    split = options[0].radio("Accuracy on", ["test", "validation", "training"], horizontal=True,
-                             key="runs_acc_split")
-    grain = options[1].radio("Training loss", ["per epoch", "per step"], horizontal=True, key="runs_loss_grain")
-    acc_col = {"test": "test_acc", "validation": "val_acc", "training": "train_acc"}[split]
+
+def curve_frames(selected: list[runs.Run], labels: dict[str, str], acc_col: str,
+                 grain: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The accuracy (``acc_col`` per epoch) and training loss (per epoch or per step) of every selected run,
+    one long table each, with the run's label in "run"."""
     acc_frames, loss_frames = [], []
     for run in selected:
         curves = curves_of(run)
@@ -124,6 +113,11 @@ def compare(all_runs: list[runs.Run]) -> None:
             loss_frames.append(pd.DataFrame({"x": curves.steps["step"], "value": curves.steps["loss"], **extra}))
     acc = pd.concat(acc_frames, ignore_index=True).dropna(subset=["value"])
     loss = pd.concat(loss_frames, ignore_index=True).dropna(subset=["value"])
+    return acc, loss
+
+
+def overlay_charts(acc: pd.DataFrame, loss: pd.DataFrame, split: str, grain: str) -> None:
+    """The accuracy and the training-loss curves of the runs side by side (or why there are none yet)."""
     charts = st.columns(2)
     with charts[0]:
         if len(acc):
@@ -141,5 +135,28 @@ def compare(all_runs: list[runs.Run]) -> None:
                             width="stretch", height=compare_box_height(loss))
         else:
             st.caption("No training loss measured yet.")
+
+
+def compare(all_runs: list[runs.Run]) -> None:
+    st.subheader("Compare runs")
+    selected = chosen_runs(all_runs)
+    if not selected:
+        st.caption("Choose one or more runs to see their curves on top of each other.")
+        return
+    labels, differ = run_labels(selected)
+    if len(selected) > 1:
+        if differ:
+            st.markdown("**What differs:** " + ", ".join(f"`{k}`" for k in differ) + " — the legend shows "
+                        "each run's values.")
+        else:
+            st.markdown("**What differs:** nothing — these runs have the same settings (on a CPU, the same "
+                        "seed gives the same run).")
+
+    options = st.columns(2)
+    split = options[0].radio("Accuracy on", ["test", "validation", "training"], horizontal=True,
+                             key="runs_acc_split")
+    grain = options[1].radio("Training loss", ["per epoch", "per step"], horizontal=True, key="runs_loss_grain")
+    acc_col = {"test": "test_acc", "validation": "val_acc", "training": "train_acc"}[split]
+    overlay_charts(*curve_frames(selected, labels, acc_col, grain), split, grain)
     st.caption("The settings of the selected runs" + (", what differs first and highlighted." if differ else "."))
     st.dataframe(settings_table(selected, labels, differ), width="stretch")

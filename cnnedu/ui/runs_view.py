@@ -16,6 +16,7 @@ import streamlit as st
 
 from cnnedu.runs import eta
 from cnnedu.runs import store as runs
+from cnnedu.runs.jobs import max_concurrent
 from cnnedu.training.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, SETTINGS, arch_label, learning_rate
 from cnnedu.ui.text import plain
 
@@ -275,7 +276,7 @@ def start_estimate(run: Any, all_runs: list[Any]) -> str:
             start = next(iter(runs.events(r.id, kinds=("start",))), None)
             steps = runs.events(r.id, kinds=("step",))
             left[r.id] = eta.run_seconds_left(r, start, steps[-1] if steps else None, now, all_runs)
-    wait = eta.seconds_until_start(run, all_runs, left, runs.max_concurrent())
+    wait = eta.seconds_until_start(run, all_runs, left, max_concurrent())
     if wait is None:
         return "Its start cannot be estimated yet (the runs ahead have not measured their speed)."
     return "Estimated start: in a few seconds." if wait < 5 else f"Estimated start: in about {human_seconds(wait)}."
@@ -287,7 +288,7 @@ def show_status(run: Any, all_runs: list[Any] | None = None) -> None:
         ahead = [r for r in (all_runs or []) if r.status == "running" and r.id != run.id]
         position = queue_position(run, all_runs or [run])
         busy = f" (now training: {', '.join(r.id for r in ahead)})" if ahead else ""
-        slots = runs.max_concurrent()
+        slots = max_concurrent()
         at_once = "One run trains" if slots == 1 else f"{slots} runs train"
         st.info(f"Queued — number {position} in line{busy}. {start_estimate(run, all_runs or [run])} {at_once} "
                 "at a time so that each gets its CPU cores; it starts by itself when the runs ahead of it "

@@ -10,6 +10,7 @@ import streamlit as st
 
 from cnnedu.errors import CnnEduError
 from cnnedu.runs import store as runs
+from cnnedu.runs.trained import has_weights
 from cnnedu.ui.charts import accuracy_chart, loss_chart
 from cnnedu.ui.common import show_error
 from cnnedu.ui.nav import PAGE
@@ -185,7 +186,7 @@ def show_run(run_id: str) -> None:
                            help="Opens the Runs page with this run and the run before it overlaid."):
             earlier = [r.id for r in runs.list_runs() if r.seq < run.seq and r.status == "done"][:1]
             st.switch_page(PAGE["runs"].path, query_params={"compare": ",".join([*earlier, run.id])})
-        if runs.has_weights(run) and links[1].button("Look inside this network", icon=":material/visibility:", key="train_inside",
+        if has_weights(run) and links[1].button("Look inside this network", icon=":material/visibility:", key="train_inside",
                                                     width="stretch"):
             st.session_state["inside_run"] = run.id  # the run picker of the Look inside page
             st.switch_page(PAGE["inside"].path)

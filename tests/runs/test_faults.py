@@ -27,6 +27,12 @@ import torch
 
 from cnnedu.errors import RunStoreError, StorageError, TrainError
 from cnnedu.runs import store as runs
+from cnnedu.runs.database import db_path
+from cnnedu.runs.folder import RunFolder
+from cnnedu.runs.jobs import reconcile
+from cnnedu.runs.processes import alive
+from cnnedu.runs.trained import has_weights, trained_label
+from cnnedu.runs.worker import run_inline
 from cnnedu.training.config import TrainConfig
 from cnnedu.training.train import train
 from tests.helpers import TINY, tiny
@@ -57,7 +63,7 @@ def python(code: str, env: dict[str, str] | None = None) -> subprocess.Popen:
 
 
 def no_tmp_files(run_id: str) -> bool:
-    return not list(runs.run_dir(run_id).glob("*.tmp"))
+    return not RunFolder(run_id).staged()
 
 
 def weights_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
@@ -83,11 +89,11 @@ def test_a_worker_killed_in_epoch_3_keeps_its_epoch_2_weights_and_exports_them_t
     assert "weights of epoch 2 are saved" in run.message
     assert len(runs.events(run_id, kinds=["epoch"])) == 2
     assert no_tmp_files(run_id)
-    assert runs.has_weights(run) and [r.id for r in runs.trained_runs()] == [run_id]  # Look inside, Predict
-    assert "interrupted: the weights of epoch 2 of 40" in runs.trained_label(run)
+    assert has_weights(run) and [r.id for r in runs.trained_runs()] == [run_id]  # Look inside, Predict
+    assert "interrupted: the weights of epoch 2 of 40" in trained_label(run)
 
     # the checkpoint holds exactly the weights after epoch 2: the same seed on CPU trains the same run
-    checkpoint = torch.load(runs.run_dir(run_id) / "model.pt", weights_only=True)
+    checkpoint = torch.load(RunFolder(run_id).weights, weights_only=True)
     again = train(TrainConfig.from_dict({**config.to_dict(), "epochs": 2}))
     assert weights_equal(checkpoint, {k: v.detach().cpu() for k, v in again.model.state_dict().items()})
 
@@ -135,7 +141,7 @@ def test_the_server_killed_and_restarted_under_a_running_worker_and_the_run_stil
 
 
 def test_a_full_disk_at_the_final_save_fails_the_run_plainly_and_keeps_its_metrics(monkeypatch):
-    monkeypatch.setenv("CNNEDU_TEST_DISK_FULL", "model.pt:3")  # epochs 1 and 2 are saved, the final save fails
+    monkeypatch.setenv("CNNEDU_TEST_DISK_FULL", f"{RunFolder.WEIGHTS}:3")  # epochs 1 and 2 are saved, the final save fails
     run_id = runs.start_run(tiny(epochs=3))
     run = runs.wait(run_id, timeout=120)
     assert run.status == "failed"  # never "done" without its weights
@@ -149,13 +155,13 @@ def test_a_full_disk_at_the_final_save_fails_the_run_plainly_and_keeps_its_metri
     assert "done" not in [e["kind"] for e in runs.events(run_id)]
     meta = runs.load_model(run_id)[2]  # the epoch-2 checkpoint is whole and can be used
     assert meta["weights_epoch"] == 2
-    assert "Traceback" not in (runs.run_dir(run_id) / "worker.log").read_text()
+    assert "Traceback" not in RunFolder(run_id).log.read_text()
 
 
 def test_a_full_disk_at_an_epoch_checkpoint_fails_the_cli_run_without_a_traceback():
     proc = cli("train", "--arch", str(_tiny_spec_file()), "--dataset", "synthetic", "--epochs", "3",
                "--n-train", "400", "--n-test", "100", "--threads", "1",
-               env={"CNNEDU_TEST_DISK_FULL": "model.pt:2"})  # epoch 1 is saved, the epoch-2 checkpoint fails
+               env={"CNNEDU_TEST_DISK_FULL": f"{RunFolder.WEIGHTS}:2"})  # epoch 1 is saved, the epoch-2 checkpoint fails
     assert proc.returncode == 1
     assert "The disk is full: the weights of epoch 2 could not be saved." in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -168,12 +174,12 @@ def test_a_full_disk_at_an_epoch_checkpoint_fails_the_cli_run_without_a_tracebac
 
 
 def test_a_full_disk_at_the_first_checkpoint_leaves_no_model_at_all(monkeypatch):
-    monkeypatch.setenv("CNNEDU_TEST_DISK_FULL", "model.pt:1")
-    run_id, result = runs.run_inline(tiny(epochs=2))
+    monkeypatch.setenv("CNNEDU_TEST_DISK_FULL", f"{RunFolder.WEIGHTS}:1")
+    run_id, result = run_inline(tiny(epochs=2))
     run = runs.get_run(run_id)
     assert result is None and run.status == "failed" and "disk is full" in run.message
-    assert no_tmp_files(run_id) and not (runs.run_dir(run_id) / "model.pt").exists()
-    assert not runs.has_weights(run)
+    assert no_tmp_files(run_id) and not RunFolder(run_id).weights.exists()
+    assert not has_weights(run)
     with pytest.raises(RunStoreError, match="no saved model"):
         runs.load_model(run_id)
 
@@ -199,7 +205,7 @@ def test_deleting_the_store_under_a_running_worker_leaves_the_next_run_alone():
     new_id = runs.start_run(config)
     assert new_id == orphan_id  # a fresh store numbers from 1 again: the same id
     run = runs.wait(new_id, timeout=120)
-    wait_for(lambda: not runs._alive(orphan_pid), timeout=30, what="the orphaned worker to stop")
+    wait_for(lambda: not alive(orphan_pid), timeout=30, what="the orphaned worker to stop")
 
     assert run.status == "done" and run.epochs_done == 2 and run.weights_epoch == 2
     kinds = [e["kind"] for e in runs.events(new_id) if e["kind"] != "step"]
@@ -207,7 +213,7 @@ def test_deleting_the_store_under_a_running_worker_leaves_the_next_run_alone():
     assert runs.events(new_id, kinds=["start"])[0]["config"]["seed"] == 1
     meta = runs.load_model(new_id)[2]
     assert meta["training"]["seed"] == 1 and meta["training"]["epochs_planned"] == 2
-    weights = torch.load(runs.run_dir(new_id) / "model.pt", weights_only=True)
+    weights = torch.load(RunFolder(new_id).weights, weights_only=True)
     again = train(config)
     assert weights_equal(weights, {k: v.detach().cpu() for k, v in again.model.state_dict().items()})
     assert run.test_acc == pytest.approx(again.test_acc)
@@ -221,7 +227,7 @@ def test_runs_started_from_several_processes_never_train_more_than_the_limit_at_
                                 "--threads", "1", "--seed", str(i)], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for i in range(2)]
     background = [runs.start_run(tiny(n_train=400, n_test=100, seed=10 + i)) for i in range(2)]
-    db = runs.db_path()
+    db = db_path()
     most = 0
     seen = set()
     deadline = time.monotonic() + 240
@@ -233,7 +239,7 @@ def test_runs_started_from_several_processes_never_train_more_than_the_limit_at_
         seen.update(running)
         if len(rows) == 4 and all(status not in ("queued", "running") for _, status in rows):
             break
-        runs.reconcile()  # the app's pages poll like this
+        reconcile()  # the app's pages poll like this
         time.sleep(0.05)
     outputs = [p.communicate(timeout=60) for p in shells]
     assert most == 1, f"{most} runs trained at once"
@@ -276,10 +282,10 @@ def test_finished_workers_do_not_stay_zombies_under_the_server():
 
 
 def test_a_row_with_damaged_json_is_shown_as_damaged_and_the_others_list_fine():
-    good, _ = runs.run_inline(tiny(epochs=1, n_train=200, n_test=50))
-    bad_config, _ = runs.run_inline(tiny(epochs=1, n_train=200, n_test=50))
-    bad_results, _ = runs.run_inline(tiny(epochs=1, n_train=200, n_test=50))
-    with sqlite3.connect(runs.db_path()) as con:
+    good, _ = run_inline(tiny(epochs=1, n_train=200, n_test=50))
+    bad_config, _ = run_inline(tiny(epochs=1, n_train=200, n_test=50))
+    bad_results, _ = run_inline(tiny(epochs=1, n_train=200, n_test=50))
+    with sqlite3.connect(db_path()) as con:
         con.execute("UPDATE runs SET config = '{\"epochs\": 2, ' WHERE id = ?", (bad_config,))
         con.execute("UPDATE runs SET results = '[1, 2' WHERE id = ?", (bad_results,))
     listed = {r.id: r for r in runs.list_runs()}

@@ -18,6 +18,9 @@ import torch
 
 from cnnedu.errors import RunStoreError
 from cnnedu.runs import store as runs
+from cnnedu.runs.folder import RunFolder
+from cnnedu.runs.jobs import cpu_cores, threads_per_run
+from cnnedu.runs.worker import run_inline
 from cnnedu.training.config import TrainConfig
 from tests.helpers import tiny
 
@@ -51,15 +54,15 @@ def test_a_background_run_finishes_and_its_saved_weights_reproduce_the_test_accu
     assert kinds[0] == "start" and kinds.count("epoch") == 2 and kinds[-1] == "done"
     later = runs.events(run_id, since=runs.events(run_id)[2]["id"])
     assert [e["kind"] for e in later] == kinds[3:]
-    folder = runs.run_dir(run_id)
-    for name in ("model.pt", "spec.json", "meta.json", "results.json", "config.json", "worker.log"):
-        assert (folder / name).is_file(), name
-    state = torch.load(folder / "model.pt", weights_only=True)  # tensors only: nothing unpickled
+    folder = RunFolder(run_id)
+    for path in (folder.weights, folder.spec, folder.meta, folder.results, folder.config, folder.log):
+        assert path.is_file(), path.name
+    state = torch.load(folder.weights, weights_only=True)  # tensors only: nothing unpickled
     assert all(isinstance(v, torch.Tensor) for v in state.values())
 
     model, spec, meta = runs.load_model(run_id)
     assert spec.input_shape == (1, 16, 16) and meta["channel_order"] == "L" and len(meta["classes"]) == 4
-    results = json.loads((folder / "results.json").read_text())
+    results = json.loads(folder.results.read_text())
     assert len(results["confusion"]) == 4
     from cnnedu.data import load_dataset
 
@@ -86,7 +89,7 @@ def test_cancelling_a_running_run_stops_it_mid_epoch_and_keeps_its_metrics():
     # after finishing another epoch it was asked not to train
     assert last_step["epoch"] in (run.epochs_done, run.epochs_done + 1)
     assert run.epochs_done <= max(e["epoch"] for e in evs if e["kind"] == "step")
-    assert (runs.run_dir(run_id) / "model.pt").is_file()  # a cancelled run keeps its weights too
+    assert RunFolder(run_id).weights.is_file()  # a cancelled run keeps its weights too
 
 
 def test_a_killed_worker_is_marked_interrupted_and_its_metrics_are_kept():
@@ -105,7 +108,7 @@ def test_a_killed_worker_is_marked_interrupted_and_its_metrics_are_kept():
 
 def test_two_runs_started_together_both_finish_with_their_own_metrics(monkeypatch):
     monkeypatch.setenv("CNNEDU_MAX_RUNS", "2")
-    assert runs.threads_per_run() == max(1, (runs.cpu_cores() - 1) // 2)
+    assert threads_per_run() == max(1, (cpu_cores() - 1) // 2)
     first = runs.start_run(tiny(threads=None, epochs=2))
     second = runs.start_run(tiny(threads=None, epochs=3, seed=1, lr=0.002))
     assert {runs.get_run(first).status, runs.get_run(second).status} == {"running"}
@@ -133,11 +136,11 @@ def test_a_run_waits_in_the_queue_until_a_slot_is_free():
     runs.cancel(fifth)
     runs.delete(third)  # cancels it first
     assert third not in [r.id for r in runs.list_runs()]
-    assert not runs.run_dir(third).exists()
+    assert not RunFolder(third).path.exists()
 
 
 def test_a_diverging_run_is_recorded_as_failed_with_the_explanation():
-    run_id, result = runs.run_inline(tiny(optimizer="sgd", lr=10.0, momentum=0.9))
+    run_id, result = run_inline(tiny(optimizer="sgd", lr=10.0, momentum=0.9))
     run = runs.get_run(run_id)
     assert run.status == "failed" and result.status == "failed"
     assert "too large for SGD" in run.message

@@ -43,6 +43,7 @@ def test_a_cancelled_run_with_saved_weights_opens_on_look_inside_and_predict():
     import time
 
     from cnnedu.runs import store as runs
+    from cnnedu.runs.trained import has_weights, trained_label
     from tests.helpers import tiny
 
     run_id = runs.start_run(tiny(n_train=2000, n_test=100, epochs=40))
@@ -51,8 +52,8 @@ def test_a_cancelled_run_with_saved_weights_opens_on_look_inside_and_predict():
         time.sleep(0.2)
     runs.cancel(run_id)
     run = runs.wait(run_id, timeout=60)
-    assert run.status == "cancelled" and runs.has_weights(run)
-    label = runs.trained_label(run)
+    assert run.status == "cancelled" and has_weights(run)
+    label = trained_label(run)
     assert f"(cancelled after {run.epochs_done} of 40 epochs)" in label
     for page, key in (("pages/inside.py", "inside_run"), ("pages/predict.py", "predict_run")):
         at = open_page(page)

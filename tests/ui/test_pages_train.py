@@ -7,6 +7,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from cnnedu.runs import store as runs
+from cnnedu.runs.worker import run_inline
 from tests import helpers
 from tests.helpers import open_page
 
@@ -130,7 +131,7 @@ def test_the_augmentation_preview_shows_the_images_before_and_after():
 
 
 def test_a_diverged_run_shows_the_explanation_as_an_error():
-    run_id, result = runs.run_inline(tiny(optimizer="sgd", lr=10, momentum=0.9))
+    run_id, result = run_inline(tiny(optimizer="sgd", lr=10, momentum=0.9))
     assert result.status == "failed"
     at = open_page("pages/train.py", {"run": run_id})
     error = texts(at.error)
@@ -155,8 +156,8 @@ def test_a_running_run_can_be_cancelled_from_the_page():
 
 
 def test_the_runs_page_overlays_two_runs_names_what_differs_and_deletes_one():
-    fast, _ = runs.run_inline(tiny(lr=0.01))
-    slow, _ = runs.run_inline(tiny(lr=0.001))
+    fast, _ = run_inline(tiny(lr=0.01))
+    slow, _ = run_inline(tiny(lr=0.001))
     at = open_page("pages/runs.py")
     table = at.dataframe[0].value
     assert list(table["run"]) == [slow, fast]  # newest first
@@ -191,9 +192,9 @@ def test_the_runs_page_overlays_two_runs_names_what_differs_and_deletes_one():
 
 
 def test_compare_on_the_train_page_overlays_the_run_with_the_one_before_it():
-    first, _ = runs.run_inline(tiny(lr=0.01))
-    second, _ = runs.run_inline(tiny(lr=0.001))
-    runs.run_inline(tiny(lr=0.1))  # a later run stays out of it
+    first, _ = run_inline(tiny(lr=0.01))
+    second, _ = run_inline(tiny(lr=0.001))
+    run_inline(tiny(lr=0.1))  # a later run stays out of it
     at = open_page("pages/train.py", {"run": second})
     at.button(key="train_compare").click()
     at.run()
@@ -203,8 +204,8 @@ def test_compare_on_the_train_page_overlays_the_run_with_the_one_before_it():
 
 
 def test_the_comparison_comes_from_the_address_bar_and_a_running_run_must_be_cancelled_before_deleting():
-    first, _ = runs.run_inline(tiny())
-    runs.run_inline(tiny(seed=1))
+    first, _ = run_inline(tiny())
+    run_inline(tiny(seed=1))
     at = open_page("pages/runs.py", {"compare": first})
     assert at.multiselect(key="runs_compare").value == [first]
 
