@@ -23,12 +23,8 @@ LONG_ON_PURPOSE: dict[str, str] = {
     # split on the branches wt-runs and wt-onnx (issue 9), not merged yet: the note of 2026-12-02 says so
     "cnnedu/runs/store.py:execute": "split into runs/worker.py's steps on branch wt-runs",
     "cnnedu/ui/runs_compare.py:compare": "split into chosen_runs / curve_frames / overlay_charts on wt-runs",
-    "cnnedu/onnx/predict.py:from_bytes": "split on branch wt-onnx",
 }
-LONG_PAGES: dict[str, str] = {
-    "inside.py": "logic moves to cnnedu/vision on branch wt-onnx",
-    "predict.py": "logic moves to cnnedu/onnx and cnnedu/ui on branch wt-onnx",
-}
+LONG_PAGES: dict[str, str] = {}
 
 
 def _modules() -> dict[str, Path]:
