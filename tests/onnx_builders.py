@@ -26,21 +26,22 @@ name), ``meta`` (props to set: raw strings, or :func:`expand` recipes), ``drop_m
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from cnnedu.onnx.meta import ModelMeta
+from cnnedu.vision.pixels import mode_for_channels
+
 OPSET = 17
 SIDE = 16
 
 
 def default_props(classes: list[str], channels: int = 1, side: int = SIDE) -> dict[str, str]:
-    return {"cnnedu.classes": json.dumps(classes), "cnnedu.input_shape": json.dumps([channels, side, side]),
-            "cnnedu.channel_order": "L" if channels == 1 else "RGB", "cnnedu.mean": json.dumps([0.0] * channels),
-            "cnnedu.std": json.dumps([1.0] * channels), "cnnedu.output": "logits", "cnnedu.arch": "corpus"}
+    return ModelMeta(classes=classes, input_shape=(channels, side, side), channel_order=mode_for_channels(channels),
+                     mean=[0.0] * channels, std=[1.0] * channels, output="logits", arch="corpus").to_props()
 
 
 def _classes(recipe: dict[str, Any]) -> list[str]:

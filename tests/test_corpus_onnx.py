@@ -28,6 +28,7 @@ from cnnedu.cli.main import main
 from cnnedu.errors import PredictError
 from cnnedu.onnx.meta import ModelMeta
 from cnnedu.onnx.predict import OnnxModel, predict
+from cnnedu.vision.pixels import mode_for_channels
 from tests.onnx_builders import build, build_raw
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -114,7 +115,7 @@ def test_cli_refuses(case, monkeypatch, capsys, tmp_path):
 def describe(given: dict) -> ModelMeta:
     c = given["input_shape"][0]
     return ModelMeta(classes=given["classes"], input_shape=tuple(given["input_shape"]),
-                     channel_order="L" if c == 1 else "RGB",
+                     channel_order=mode_for_channels(c),
                      mean=[float(v) for v in given.get("mean", [0.0] * max(1, c))],
                      std=[float(v) for v in given.get("std", [1.0] * max(1, c))], output="logits", arch="given")
 

@@ -19,14 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGE_LINES = 150
 FUNCTION_LINES = 60
 # "path:function": why it stays longer than FUNCTION_LINES.
-LONG_ON_PURPOSE: dict[str, str] = {
-    # split on the branch wt-onnx (issue 9), not merged yet: the note of 2026-12-02 says so
-    "cnnedu/onnx/predict.py:from_bytes": "split on branch wt-onnx",
-}
-LONG_PAGES: dict[str, str] = {
-    "inside.py": "logic moves to cnnedu/vision on branch wt-onnx",
-    "predict.py": "logic moves to cnnedu/onnx and cnnedu/ui on branch wt-onnx",
-}
+LONG_ON_PURPOSE: dict[str, str] = {}
+LONG_PAGES: dict[str, str] = {}
 
 
 def _modules() -> dict[str, Path]:

@@ -38,7 +38,7 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
 def export_command(args: argparse.Namespace) -> int:
     from cnnedu.arch.zoo import PRESETS
     from cnnedu.onnx.export import export_onnx
-    from cnnedu.vision.inspect_model import load_for_export, preset_model
+    from cnnedu.onnx.load import load_for_export, preset_model
 
     loaded = preset_model(args.source, seed=args.seed) if args.source in PRESETS else load_for_export(args.source)
     report = export_onnx(loaded.model, loaded.meta, args.output)
@@ -147,6 +147,7 @@ def predict_command(args: argparse.Namespace) -> int:
 def _describe(model, args: argparse.Namespace):
     """The model with metadata: its own, or the one given with --input-shape/--classes (which win)."""
     from cnnedu.onnx.meta import ModelMeta
+    from cnnedu.vision.pixels import mode_for_channels
 
     given = args.input_shape or args.classes
     if not given:
@@ -167,7 +168,7 @@ def _describe(model, args: argparse.Namespace):
     same_channels = c == base.input_shape[0]
     mean = _floats_arg(args.mean, "--mean", c) if args.mean else (base.mean if same_channels else [0.0] * c)
     std = _floats_arg(args.std, "--std", c) if args.std else (base.std if same_channels else [1.0] * c)
-    meta = ModelMeta(classes=classes, input_shape=tuple(shape), channel_order="L" if c == 1 else "RGB",
+    meta = ModelMeta(classes=classes, input_shape=tuple(shape), channel_order=mode_for_channels(c),
                      mean=mean, std=std, output=args.output_kind or base.output, arch=base.arch)
     return model.with_meta(meta)
 

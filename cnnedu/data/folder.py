@@ -34,6 +34,7 @@ from PIL import Image
 from cnnedu.data.dataset import Dataset, Progress, check_input_shape
 from cnnedu.errors import DataError, PredictError
 from cnnedu.vision import images
+from cnnedu.vision.pixels import mode_for_channels
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 DEFAULT_TEST_FRACTION = 0.2
@@ -61,7 +62,7 @@ def read_image(source: str | Path | bytes, input_shape: tuple[int, int, int]) ->
                         "use an input shape with C = 1 or C = 3")
     try:
         img = images.load_image(source)
-        img, _ = images.to_channels(img, "L" if c == 1 else "RGB")
+        img, _ = images.to_channels(img, mode_for_channels(c))
         img, _ = images.fit_size(img, w, h, fit="resize")
     except PredictError as err:
         raise DataError(err.message, err.fix) from None

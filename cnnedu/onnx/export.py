@@ -43,6 +43,7 @@ from torch import nn
 
 from cnnedu.errors import ExportError
 from cnnedu.onnx.meta import ModelMeta
+from cnnedu.vision.pixels import mode_for_channels
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -427,5 +428,5 @@ def meta_for_spec(spec: Any, classes: list[str], *, mean: list[float], std: list
     spec = parse_spec(spec)
     shape = tuple(int(v) for v in spec.input_shape)
     return ModelMeta(classes=list(classes), input_shape=shape,  # type: ignore[arg-type]
-                     channel_order="L" if shape[0] == 1 else "RGB", mean=list(mean), std=list(std),
+                     channel_order=mode_for_channels(shape[0]), mean=list(mean), std=list(std),
                      output=output_kind(spec), arch=arch or spec.name, spec=spec.to_dict(), training=training)

@@ -4,12 +4,14 @@ An ONNX file holds the graph and the weights, but not what a prediction needs ar
 names, the input size, whether the image is gray or colour, the normalization the network was trained
 with, and whether the last layer gives logits, probabilities or log-probabilities. cnnedu stores these as
 ``metadata_props`` — string key/value pairs inside the model — under the ``cnnedu.*`` keys below.
-Structured values are JSON. This module is the only place that knows the key names.
+Structured values are JSON. This module is the only place that knows the key names. A training run keeps
+the same fields in the ``meta.json`` beside its weights (:meth:`ModelMeta.to_dict` / :meth:`ModelMeta.from_dict`).
 
     meta = ModelMeta(classes=["cat", "dog"], input_shape=(3, 32, 32), channel_order="RGB",
                      mean=[0.5, 0.5, 0.5], std=[0.25, 0.25, 0.25], output="logits", arch="lenet-cifar10")
     props = meta.to_props()            # {"cnnedu.classes": '["cat", "dog"]', ...}
     ModelMeta.from_props(props) == meta
+    meta.to_dict()                     # the same fields for a run's meta.json, read back by from_dict
 
 Pixels are normalized as ``x = (pixel / 255 - mean) / std``, per channel, with mean and std in 0..1 units.
 """
@@ -31,7 +33,8 @@ from cnnedu.budgets import (
     MAX_NORM_MEAN,
     NORM_STD_RANGE,
 )
-from cnnedu.errors import PredictError
+from cnnedu.errors import PredictError, RunStoreError
+from cnnedu.vision.pixels import mode_for_channels
 
 PREFIX = "cnnedu."
 KEY_CLASSES = "cnnedu.classes"
@@ -172,6 +175,33 @@ class ModelMeta:
             raise PredictError("The model's cnnedu metadata has a bad value: " + "; ".join(problems) + ".",
                                "Export the model again with cnnedu, or enter the values by hand.")
         return meta
+
+
+    def to_dict(self) -> dict[str, Any]:
+        """The metadata as the JSON object of a run's ``meta.json`` (the run adds its own keys beside it)."""
+        return {"classes": list(self.classes), "input_shape": [int(v) for v in self.input_shape],
+                "channel_order": self.channel_order, "mean": list(self.mean), "std": list(self.std),
+                "output": self.output, "arch": self.arch, "spec": self.spec, "training": self.training}
+
+    @classmethod
+    def from_dict(cls, meta: ModelMeta | dict[str, Any]) -> ModelMeta:
+        """A run's ``meta.json`` object (or a ModelMeta, returned as it is) as a ModelMeta.
+
+        Keys other than the fields (``run_id``, ``status``, ...) are the run's and are ignored; a missing
+        ``channel_order`` follows from the channel count, a missing ``output`` is "logits". A file missing
+        a field raises RunStoreError."""
+        if isinstance(meta, ModelMeta):
+            return meta
+        try:
+            shape = tuple(int(v) for v in meta["input_shape"])
+            return cls(classes=list(meta["classes"]), input_shape=shape,  # type: ignore[arg-type]
+                       channel_order=meta.get("channel_order") or mode_for_channels(shape[0]),
+                       mean=[float(v) for v in meta["mean"]], std=[float(v) for v in meta["std"]],
+                       output=meta.get("output", "logits"), arch=str(meta.get("arch", "")),
+                       spec=meta.get("spec"), training=meta.get("training"))
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise RunStoreError(f"The run's meta.json is incomplete or damaged ({err}).",
+                                "Train the run again.") from None
 
 
 def has_cnnedu_props(props: dict[str, str]) -> bool:

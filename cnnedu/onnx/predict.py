@@ -11,8 +11,7 @@ read those from disk paths named inside the model), and models whose input is no
 ``[N, C, H, W]``. A file without cnnedu's metadata still loads — ``needs_meta`` is then True and the
 caller supplies the input shape and class names with :meth:`OnnxModel.with_meta`.
 
-The network's last layer decides how scores become probabilities: logits go through softmax,
-log-probabilities through exp, and probabilities are used as they are.
+How scores become probabilities (softmax of logits, ...) is ``cnnedu.onnx.scores.to_probs``.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from cnnedu.budgets import (
 from cnnedu.errors import PredictError
 from cnnedu.onnx import sandbox
 from cnnedu.onnx.meta import ModelMeta, has_cnnedu_props
+from cnnedu.onnx.scores import to_probs
 from cnnedu.vision.images import (
     Decoded,
     ImageSource,
@@ -48,6 +48,7 @@ from cnnedu.vision.images import (
     prepare,
     read_regular_file,
 )
+from cnnedu.vision.pixels import mode_for_channels
 
 __all__ = ["Decoded", "Guess", "ModelMeta", "OnnxModel", "Prediction", "Prepared", "clear_session_cache",
            "decode_image", "load_image", "predict", "prepare", "to_probs"]
@@ -118,52 +119,9 @@ class OnnxModel:
     @classmethod
     def from_bytes(cls, data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, name: str | None = None) -> OnnxModel:
         """Check ``data`` and open an onnxruntime session for it; refuse anything unsafe or unusable."""
-        import onnx
-
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise PredictError(f"Expected the bytes of an ONNX file, got {type(data).__name__}.")
-        data = bytes(data)
-        if len(data) > max_bytes:
-            raise PredictError(f"The model file is {len(data) / MB:.1f} MB; cnnedu loads models up to "
-                               f"{max_bytes / MB:.0f} MB.", "Export a smaller network.")
-        if not data:
-            raise PredictError("The model file is empty.", _ONNX_FIX)
-        try:
-            proto = onnx.load_from_string(data)
-        except Exception:
-            raise PredictError("This file is not an ONNX model (it could not be decoded).", _ONNX_FIX) from None
-        if not proto.graph.node and not proto.graph.output:
-            raise PredictError("This file is not an ONNX model (it has no graph).", _ONNX_FIX)
-        if _uses_external_data(proto.graph):
-            raise PredictError("This ONNX model keeps its weights in separate external-data files, which "
-                               "cnnedu does not read (they could point anywhere on the server's disk).",
-                               "Export it as a single self-contained file (torch.onnx.export(..., "
-                               "external_data=False)) or save it with onnx.save_model(..., "
-                               "save_as_external_data=False).")
-        try:
-            onnx.checker.check_model(proto)
-        except Exception as err:
-            raise PredictError(f"This ONNX model is not valid: {_first_line(err)}", _ONNX_FIX) from None
-
-        initializers = {t.name for t in proto.graph.initializer}
-        inputs = [i for i in proto.graph.input if i.name not in initializers]
-        if len(inputs) != 1:
-            raise PredictError(f"This ONNX model has {len(inputs)} inputs; cnnedu can feed one image batch.",
-                               "Export a network that takes a single [N, C, H, W] image tensor.")
-        if not proto.graph.output:
-            raise PredictError("This ONNX model has no output.", _ONNX_FIX)
-        inp, out = inputs[0], proto.graph.output[0]
-        input_dims = _dims(inp)
-        if input_dims is None or len(input_dims) != 4:
-            shown = "unknown" if input_dims is None else f"{len(input_dims)}-D {list(input_dims)}"
-            raise PredictError(f"This model's input is {shown}, not a 4-D image batch [N, C, H, W].",
-                               "cnnedu predicts with image networks only.")
-        _check_input_size(input_dims)
-        _check_bounded(proto)
-        dtype = _NUMPY_TYPES.get(inp.type.tensor_type.elem_type)
-        if dtype is None:
-            raise PredictError("This model's input is not a floating-point tensor.",
-                               "cnnedu feeds float32 images; export the network in float32.")
+        data = bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
+        proto = _checked_proto(data, max_bytes)
+        inp, out, input_dims, dtype = _image_input(proto)
         props = {p.key: p.value for p in proto.metadata_props}
         meta, meta_problem = None, None
         if has_cnnedu_props(props):
@@ -231,7 +189,7 @@ class OnnxModel:
         h, w = dims[1] or 224, dims[2] or 224
         classes = self.output_dims[-1] if self.output_dims and isinstance(self.output_dims[-1], int) else 10
         return ModelMeta(classes=[f"class {i}" for i in range(classes)], input_shape=(c, h, w),
-                         channel_order="L" if c == 1 else "RGB", mean=[0.0] * c, std=[1.0] * c,
+                         channel_order=mode_for_channels(c), mean=[0.0] * c, std=[1.0] * c,
                          output="logits", arch=self.name or "uploaded model")
 
     # --- running
@@ -317,21 +275,6 @@ def predict(model: OnnxModel, images: ImageSource | Decoded | Prepared | Sequenc
     return results
 
 
-def to_probs(raw: np.ndarray, output: str) -> np.ndarray:
-    """Turn raw outputs [N, K] into probabilities: softmax for logits, exp for log-probs, as-is for probs."""
-    raw = np.asarray(raw, dtype=np.float64)
-    if output == "logits":
-        shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
-        probs = shifted / shifted.sum(axis=1, keepdims=True)
-    elif output == "log_probs":
-        probs = np.exp(raw)
-    elif output == "probs":
-        probs = raw
-    else:
-        raise PredictError(f"Unknown output kind {output!r}; expected logits, probs or log_probs.")
-    return probs.astype(np.float32)
-
-
 def _is_single(images: Any) -> bool:
     from PIL import Image
 
@@ -349,6 +292,60 @@ def clear_session_cache() -> None:
 # ------------------------------------------------------------------------------------------------ helpers
 
 _NUMPY_TYPES = {1: np.float32, 10: np.float16, 11: np.float64}  # onnx.TensorProto FLOAT, FLOAT16, DOUBLE
+
+
+def _checked_proto(data: bytes, max_bytes: int) -> Any:
+    """The decoded ONNX model of ``data``, refused when too big, not ONNX, with external data or invalid."""
+    import onnx
+
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise PredictError(f"Expected the bytes of an ONNX file, got {type(data).__name__}.")
+    if len(data) > max_bytes:
+        raise PredictError(f"The model file is {len(data) / MB:.1f} MB; cnnedu loads models up to "
+                           f"{max_bytes / MB:.0f} MB.", "Export a smaller network.")
+    if not data:
+        raise PredictError("The model file is empty.", _ONNX_FIX)
+    try:
+        proto = onnx.load_from_string(data)
+    except Exception:
+        raise PredictError("This file is not an ONNX model (it could not be decoded).", _ONNX_FIX) from None
+    if not proto.graph.node and not proto.graph.output:
+        raise PredictError("This file is not an ONNX model (it has no graph).", _ONNX_FIX)
+    if _uses_external_data(proto.graph):
+        raise PredictError("This ONNX model keeps its weights in separate external-data files, which "
+                           "cnnedu does not read (they could point anywhere on the server's disk).",
+                           "Export it as a single self-contained file (torch.onnx.export(..., "
+                           "external_data=False)) or save it with onnx.save_model(..., "
+                           "save_as_external_data=False).")
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as err:
+        raise PredictError(f"This ONNX model is not valid: {_first_line(err)}", _ONNX_FIX) from None
+    return proto
+
+
+def _image_input(proto: Any) -> tuple[Any, Any, tuple[int | str | None, ...], Any]:
+    """(input, output, input dims, numpy dtype) of a model taking one float image batch [N, C, H, W]."""
+    initializers = {t.name for t in proto.graph.initializer}
+    inputs = [i for i in proto.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise PredictError(f"This ONNX model has {len(inputs)} inputs; cnnedu can feed one image batch.",
+                           "Export a network that takes a single [N, C, H, W] image tensor.")
+    if not proto.graph.output:
+        raise PredictError("This ONNX model has no output.", _ONNX_FIX)
+    inp, out = inputs[0], proto.graph.output[0]
+    input_dims = _dims(inp)
+    if input_dims is None or len(input_dims) != 4:
+        shown = "unknown" if input_dims is None else f"{len(input_dims)}-D {list(input_dims)}"
+        raise PredictError(f"This model's input is {shown}, not a 4-D image batch [N, C, H, W].",
+                           "cnnedu predicts with image networks only.")
+    _check_input_size(input_dims)
+    _check_bounded(proto)
+    dtype = _NUMPY_TYPES.get(inp.type.tensor_type.elem_type)
+    if dtype is None:
+        raise PredictError("This model's input is not a floating-point tensor.",
+                           "cnnedu feeds float32 images; export the network in float32.")
+    return inp, out, input_dims, dtype
 
 
 def _dims(value_info: Any) -> tuple[int | str | None, ...] | None:

@@ -1,5 +1,5 @@
-"""Altair charts of training curves, shared by the Train page (one run, live) and the Runs page (several
-runs overlaid).
+"""Altair charts: training curves, shared by the Train page (one run, live) and the Runs page (several
+runs overlaid), and the Predict and Look inside pages' top-k, confusion-matrix and per-class bars.
 
 Each builder takes plain data (pandas frames from ``cnnedu.ui.runs_view.curves_from_events``) and
 returns an ``alt.Chart``; the page redraws it from the run store on every poll (Streamlit has no
@@ -8,8 +8,14 @@ returns an ``alt.Chart``; the page redraws it from the run store on every poll (
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import altair as alt
 import pandas as pd
+
+if TYPE_CHECKING:
+    from cnnedu.onnx.predict import Guess
+    from cnnedu.vision.evaluate import Confusion
 
 SPLIT_COLOURS = {"training": "#4c78a8", "validation": "#f58518", "test": "#54a24b"}
 HEIGHT = 260
@@ -112,3 +118,73 @@ def compare_chart(data: pd.DataFrame, x: str, y: str, title: str, *, x_title: st
 def compare_box_height(data: pd.DataFrame, height: int = COMPARE_HEIGHT) -> int:
     """The height for st.altair_chart: the plot's fixed height, its title and axis, one line per run."""
     return height + 90 + 20 * data["run"].nunique()
+
+
+def topk_chart(guesses: list[Guess], height_per_bar: int = 30) -> alt.Chart:
+    """Horizontal bars of the top-k probabilities, most probable on top, with the percentage printed.
+
+    Give the chart's height to ``st.altair_chart`` too (:func:`chart_height`): Streamlit otherwise draws
+    a layered chart lower than asked."""
+    frame = pd.DataFrame({"class": [g.label for g in guesses], "probability": [float(g.prob) for g in guesses],
+                          "rank": list(range(1, len(guesses) + 1))})
+    frame["text"] = frame["probability"].map(lambda p: f"{p:.1%}")
+    base = alt.Chart(frame).encode(
+        y=alt.Y("class:N", sort=alt.EncodingSortField("rank", order="ascending"), title=None,
+                axis=alt.Axis(labelOverlap=False, labelLimit=160)),
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
+        tooltip=["class", alt.Tooltip("probability:Q", format=".2%")])
+    bars = base.mark_bar(color="#4c78a8")
+    text = base.mark_text(align="left", dx=3).encode(text="text:N")
+    return (bars + text).properties(height=max(60, height_per_bar * len(guesses)))
+
+
+def chart_height(chart: alt.Chart) -> int:
+    """The height a chart asked for plus room for its x axis and title (for ``st.altair_chart``)."""
+    return int(chart.height) + 60
+
+
+def confusion_size(cm: Confusion) -> int:
+    """Side of the heatmap's square of cells in pixels: about 40 per class, 200 to 480 in all."""
+    return max(200, min(480, 40 * len(cm.classes)))
+
+
+def confusion_chart(cm: Confusion, size: int | None = None) -> alt.Chart:
+    """The confusion matrix as a heatmap with the count in every cell: rows true class, columns predicted.
+
+    Streamlit sizes layered charts badly with ``width="content"``: pass the pixel size from
+    :func:`confusion_chart_box` to ``st.altair_chart``."""
+    size = size or confusion_size(cm)
+    rows = [{"true": cm.classes[i], "predicted": cm.classes[j], "count": int(n),
+             "share": float(n) / max(1, sum(cm.matrix[i]))}
+            for i, row in enumerate(cm.matrix) for j, n in enumerate(row)]
+    frame = pd.DataFrame(rows)
+    order = list(cm.classes)
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", sort=order, title="predicted class",
+                axis=alt.Axis(labelAngle=-40, labelOverlap=False, labelLimit=120)),
+        y=alt.Y("true:N", sort=order, title="true class", axis=alt.Axis(labelOverlap=False, labelLimit=120)))
+    heat = base.mark_rect().encode(
+        color=alt.Color("share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="share of row"),
+        tooltip=["true", "predicted", "count", alt.Tooltip("share:Q", format=".1%")])
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("count:Q"),
+        color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("black")))
+    return (heat + text).properties(width=size, height=size)
+
+
+def confusion_chart_box(cm: Confusion) -> tuple[int, int]:
+    """(width, height) in pixels for ``st.altair_chart``: the cells plus axis labels, titles and legend."""
+    size = confusion_size(cm)
+    return size + 240, size + 130
+
+
+def per_class_chart(cm: Confusion) -> alt.Chart:
+    """Per-class test accuracy as horizontal bars."""
+    frame = pd.DataFrame({"class": cm.classes,
+                          "accuracy": [float("nan") if a is None else a for a in cm.per_class_acc]})
+    base = alt.Chart(frame).encode(
+        y=alt.Y("class:N", sort=list(cm.classes), title=None, axis=alt.Axis(labelOverlap=False, labelLimit=120)),
+        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="test accuracy"),
+        tooltip=["class", alt.Tooltip("accuracy:Q", format=".1%")])
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("accuracy:Q", format=".0%"))
+    return (base.mark_bar(color="#59a14f") + text).properties(height=max(120, 24 * len(cm.classes)))

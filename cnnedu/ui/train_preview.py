@@ -18,6 +18,7 @@ from cnnedu.data.convert import convert_images
 from cnnedu.errors import CnnEduError
 from cnnedu.ui.common import show_error
 from cnnedu.ui.runs_view import augmentation_text
+from cnnedu.vision.grids import chw_to_image, enlarge, to_rgb
 
 
 def network_caption(picked: Any) -> str | None:
@@ -110,8 +111,7 @@ def strip(rows: list[np.ndarray], scale: int, gap: int = 4) -> np.ndarray:
     out = np.full((len(rows) * (th + gap) - gap, n * (tw + gap) - gap, 3), 255, dtype=np.uint8)
     for r, batch in enumerate(rows):
         for i, img in enumerate(batch):
-            tile = np.repeat(img, 3, axis=0) if img.shape[0] == 1 else img
-            tile = tile.transpose(1, 2, 0).repeat(scale, axis=0).repeat(scale, axis=1)
+            tile = enlarge(to_rgb(chw_to_image(img)), scale)
             out[r * (th + gap):r * (th + gap) + th, i * (tw + gap):i * (tw + gap) + tw] = tile
     return out
 

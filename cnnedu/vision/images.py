@@ -38,6 +38,7 @@ from cnnedu import userinput
 from cnnedu.budgets import MAX_FILE_BYTES, MAX_PIXELS, MB, UPLOAD_LIMIT_MB  # noqa: F401
 from cnnedu.errors import PredictError
 from cnnedu.onnx.meta import ModelMeta
+from cnnedu.vision.pixels import normalize
 
 #: Formats we let Pillow open. Others (EPS runs Ghostscript, PSD, ...) are refused on purpose.
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM", "ICO")
@@ -276,9 +277,6 @@ def prepare(image: ImageSource | Decoded, meta: ModelMeta, *, fit: str = "resize
     c, h, w = meta.input_shape
     img, size_note = fit_size(img, w, h, fit=fit, background=background)
     notes.append(size_note)
-    pixels = np.asarray(img, dtype=np.float32).reshape(h, w, c).transpose(2, 0, 1) / 255.0
-    mean = np.asarray(meta.mean, dtype=np.float32).reshape(c, 1, 1)
-    std = np.asarray(meta.std, dtype=np.float32).reshape(c, 1, 1)
-    array = np.ascontiguousarray((pixels - mean) / std, dtype=np.float32)
+    array = normalize(np.asarray(img, dtype=np.uint8).reshape(h, w, c).transpose(2, 0, 1), meta.mean, meta.std)
     return Prepared(array=array, preview=img, original_size=original_size, original_mode=original_mode,
                     format=decoded.format, fit=fit, notes=notes)

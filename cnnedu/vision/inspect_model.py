@@ -1,36 +1,24 @@
-"""Looking inside a trained network: its first-layer filters, its feature maps, its mistakes.
+"""Looking inside a trained network: its first-layer filters and its feature maps.
 
 A CNN's first convolution looks straight at the pixels, so its weights can be drawn as little images
 (003 Task 2.4, "visualize the first-layer convolutional filters"): a trained network's filters look like
 edges, blobs and colour contrasts; an untrained one's look like noise. Deeper layers' *weights* mean little
 to the eye, but their *outputs* — the feature maps — show what each channel responds to in one image.
-The confusion matrix and a grid of test images with their predicted labels (002's ``plot_data``) show
-what the network gets wrong.
 
+    from cnnedu.onnx.load import run_model
     from cnnedu.vision import inspect_model as im
-    loaded = im.run_model("r0003-mnist-cnn-fashion-mnist")      # weights + metadata of a finished run
+    loaded = run_model("r0003-mnist-cnn-fashion-mnist")          # weights + metadata of a finished run
     filters = im.first_conv_filters(loaded.model)                # .image: uint8 grid, .weights: raw tensor
-    data = im.run_test_data("r0003-mnist-cnn-fashion-mnist")     # the run's own test images, uint8
-    maps = im.feature_maps(loaded.model, loaded.spec, im.normalize(data.x[0], loaded.meta), "conv2")
-    cm = im.confusion("r0003-mnist-cnn-fashion-mnist")           # from results.json
-    tiles = im.prediction_grid(loaded.model, loaded.meta, data.x, data.y, data.classes, n=24)
+    maps = im.feature_maps(loaded.model, loaded.spec, normalized_image, "conv2")
 
-Every image this module returns is a numpy ``uint8`` array, ``[H, W, 3]``, ready for ``st.image`` or
-Pillow. Tiles are separated by a thin blue-gray line so that a black tile and the gap between tiles look
-different. Nothing here draws with Streamlit; the pages do.
-
-This module also loads a run (or an untrained preset) as a model plus :class:`ModelMeta`, the pair that
-ONNX export and the Predict page need.
+The pictures are drawn with :mod:`cnnedu.vision.grids`; a run's test images, predictions and confusion
+matrix are in :mod:`cnnedu.vision.evaluate`. Nothing here draws with Streamlit; the pages do.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,72 +26,12 @@ import torch
 from torch import nn
 
 from cnnedu.arch.spec import Spec
-from cnnedu.errors import CnnEduError, RunStoreError
-from cnnedu.onnx.meta import ModelMeta
+from cnnedu.errors import CnnEduError
+from cnnedu.vision.evaluate import eval_forward
+from cnnedu.vision.grids import tile_grid, to_uint8
 
-#: The colour of the lines between tiles (RGB): distinct from black, white and every gray.
-SEPARATOR = (90, 110, 150)
 #: At most this many feature maps are drawn for one layer (ResNet stages have 256 channels).
 MAX_MAPS = 64
-#: Default mean and std for an untrained preset: maps pixels 0..1 to -1..1, a neutral, common choice.
-DEFAULT_MEAN, DEFAULT_STD = 0.5, 0.5
-
-
-# ------------------------------------------------------------------------------------------------ grids
-
-
-def to_uint8(values: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """Stretch ``values`` linearly so that ``lo`` → 0 and ``hi`` → 255 (defaults: their min and max).
-
-    A constant array (a dead filter, a channel that never fires) becomes all 0, not a division by zero.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    lo = float(values.min()) if lo is None else lo
-    hi = float(values.max()) if hi is None else hi
-    if not math.isfinite(lo) or not math.isfinite(hi) or hi - lo < 1e-12:
-        return np.zeros(values.shape, dtype=np.uint8)
-    return np.clip(np.rint((values - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
-
-
-def tile_grid(tiles: Sequence[np.ndarray], columns: int | None = None, padding: int = 1, scale: int = 1,
-              separator: tuple[int, int, int] = SEPARATOR) -> np.ndarray:
-    """Arrange equally sized uint8 tiles (``[h, w]`` gray or ``[h, w, 3]`` colour) in a grid.
-
-    ``columns`` defaults to a near-square layout (like cs231n's ``visualize_grid``); ``padding`` is the
-    gap between tiles and around them in tile pixels; ``scale`` enlarges everything by whole pixels
-    (nearest neighbour: a 5×5 filter stays 25 sharp squares instead of a blur). Returns ``[H, W, 3]``.
-    """
-    if not tiles:
-        raise ValueError("tile_grid needs at least one tile")
-    rgb = [t if t.ndim == 3 else np.repeat(t[:, :, None], 3, axis=2) for t in tiles]
-    h, w = rgb[0].shape[:2]
-    n = len(rgb)
-    cols = columns or math.ceil(math.sqrt(n))
-    cols = max(1, min(cols, n))
-    rows = math.ceil(n / cols)
-    grid = np.empty((rows * (h + padding) + padding, cols * (w + padding) + padding, 3), dtype=np.uint8)
-    grid[:] = np.asarray(separator, dtype=np.uint8)
-    for i, tile in enumerate(rgb):
-        r, c = divmod(i, cols)
-        y, x = padding + r * (h + padding), padding + c * (w + padding)
-        grid[y:y + h, x:x + w] = tile
-    if scale > 1:
-        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    return grid
-
-
-def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
-    """Enlarge a uint8 image by a whole factor with nearest neighbour (pixels stay sharp squares)."""
-    if scale <= 1:
-        return image
-    return image.repeat(scale, axis=0).repeat(scale, axis=1)
-
-
-def chw_to_image(x_uint8: torch.Tensor | np.ndarray) -> np.ndarray:
-    """One uint8 image ``[C, H, W]`` (C = 1 or 3) as ``[H, W]`` (gray) or ``[H, W, 3]`` for display."""
-    a = x_uint8.numpy() if isinstance(x_uint8, torch.Tensor) else np.asarray(x_uint8)
-    a = a.astype(np.uint8)
-    return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
 
 
 # ------------------------------------------------------------------------------------ first-layer filters
@@ -213,7 +141,7 @@ def feature_map_layers(model: nn.Module, spec: Spec | dict[str, Any] | None = No
         if name in wanted:
             handles.append(module.register_forward_hook(hook(name)))
     try:
-        _forward(model, torch.zeros((1, *shape)))
+        eval_forward(model, torch.zeros((1, *shape)))
     finally:
         for h in handles:
             h.remove()
@@ -252,7 +180,7 @@ def feature_maps(model: nn.Module, spec: Spec | dict[str, Any] | None, image: to
 
     handle = module.register_forward_hook(record)
     try:
-        _forward(model, x)
+        eval_forward(model, x)
     finally:
         handle.remove()
     if not caught:
@@ -283,299 +211,3 @@ def _input_shape(spec: Spec | dict[str, Any] | None, input_shape: Sequence[int] 
         raise CnnEduError("feature_map_layers needs the spec or the input shape.")
     shape = spec.input_shape if isinstance(spec, Spec) else spec["input_shape"]
     return tuple(int(v) for v in shape)
-
-
-def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """One forward pass in eval mode without gradients (the model's mode is restored afterwards)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return model(x)
-    finally:
-        model.train(was_training)
-
-
-# ----------------------------------------------------------------------------------------- predictions
-
-
-def normalize(x_uint8: torch.Tensor | np.ndarray, meta: ModelMeta | dict[str, Any]) -> torch.Tensor:
-    """uint8 images ``[N, C, H, W]`` (or one ``[C, H, W]``) → the float input the network was trained on:
-    ``(pixel / 255 - mean) / std`` per channel, with the run's own mean and std."""
-    m = as_meta(meta)
-    x = torch.as_tensor(np.asarray(x_uint8) if not isinstance(x_uint8, torch.Tensor) else x_uint8)
-    c = x.shape[-3]
-    mean = torch.tensor(m.mean, dtype=torch.float32).view(c, 1, 1)
-    std = torch.tensor(m.std, dtype=torch.float32).view(c, 1, 1)
-    return (x.to(torch.float32) / 255.0 - mean) / std
-
-
-def to_probs(output: torch.Tensor, kind: str) -> torch.Tensor:
-    """The network's output as probabilities: softmax of logits, exp of log-probs, probs as they are."""
-    if kind == "log_probs":
-        return output.exp()
-    if kind == "probs":
-        return output
-    return torch.softmax(output, dim=1)
-
-
-def evaluate_predictions(model: nn.Module, meta: ModelMeta | dict[str, Any], x_uint8: Any,
-                         batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Run PyTorch on uint8 images (a tensor ``[N, C, H, W]``, or a Dataset: its test split) and return
-    ``(predicted classes int64 [N], probabilities float32 [N, K])``."""
-    if hasattr(x_uint8, "test_x"):
-        x_uint8 = x_uint8.test_x
-    m = as_meta(meta)
-    preds, probs = [], []
-    for start in range(0, len(x_uint8), batch_size):
-        out = _forward(model, normalize(x_uint8[start:start + batch_size], m))
-        p = to_probs(out, m.output)
-        probs.append(p)
-        preds.append(out.argmax(1))
-    if not probs:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, m.num_classes), dtype=np.float32)
-    return torch.cat(preds).numpy().astype(np.int64), torch.cat(probs).numpy().astype(np.float32)
-
-
-@dataclass
-class PredictionTile:
-    """One test image with its true and predicted label (002's ``plot_data``)."""
-
-    image: np.ndarray   # uint8 [H, W] gray or [H, W, 3] colour, as stored in the dataset
-    true: str
-    pred: str
-    prob: float         # the probability the network gave its prediction
-    correct: bool
-    index: int          # position in the test set
-
-    @property
-    def caption(self) -> str:
-        mark = "✓" if self.correct else "✗"
-        return f"{mark} {self.pred} ({self.prob:.0%})" + ("" if self.correct else f" — true: {self.true}")
-
-
-def prediction_grid(model: nn.Module, meta: ModelMeta | dict[str, Any], x_uint8: torch.Tensor,
-                    y: torch.Tensor | Sequence[int], classes: Sequence[str], n: int = 24,
-                    predictions: tuple[np.ndarray, np.ndarray] | None = None) -> list[PredictionTile]:
-    """Up to ``n`` test images with true and predicted labels, **mistakes first**: the most confident
-    mistakes lead (those are the instructive ones), then correctly classified images in test-set order.
-
-    ``predictions`` = ``(preds, probs)`` from :func:`evaluate_predictions` skips running the network again.
-    """
-    preds, probs = predictions if predictions is not None else evaluate_predictions(model, meta, x_uint8)
-    labels = np.asarray(y.numpy() if isinstance(y, torch.Tensor) else y, dtype=np.int64)
-    confidence = probs[np.arange(len(preds)), preds] if len(preds) else np.zeros(0)
-    wrong = np.flatnonzero(preds != labels)
-    right = np.flatnonzero(preds == labels)
-    wrong = wrong[np.argsort(-confidence[wrong], kind="stable")]
-    order = np.concatenate([wrong, right])[:max(0, n)]
-    return [PredictionTile(image=chw_to_image(x_uint8[i]), true=str(classes[labels[i]]),
-                           pred=str(classes[preds[i]]), prob=float(confidence[i]),
-                           correct=bool(preds[i] == labels[i]), index=int(i)) for i in order]
-
-
-# ---------------------------------------------------------------------------------------- confusion
-
-
-@dataclass
-class Confusion:
-    """The confusion matrix of a run's test set: ``matrix[true][predicted]`` counts, per-class accuracy
-    (``None`` for a class without test images) and where the numbers came from."""
-
-    classes: list[str]
-    matrix: list[list[int]]
-    per_class_acc: list[float | None]
-    accuracy: float
-    source: str  # "results.json" or "recomputed"
-
-    def most_confused(self, k: int = 3) -> list[tuple[str, str, int]]:
-        """The ``k`` largest off-diagonal cells as (true class, predicted class, count)."""
-        cells = [(self.classes[i], self.classes[j], n) for i, row in enumerate(self.matrix)
-                 for j, n in enumerate(row) if i != j and n > 0]
-        return sorted(cells, key=lambda c: -c[2])[:k]
-
-
-def confusion_from_predictions(y: Sequence[int] | np.ndarray | torch.Tensor, preds: Sequence[int] | np.ndarray,
-                               classes: Sequence[str], source: str = "recomputed") -> Confusion:
-    """Count true/predicted pairs into a ``[K, K]`` matrix (rows: true class, columns: predicted class)."""
-    labels = np.asarray(y.numpy() if isinstance(y, torch.Tensor) else y, dtype=np.int64)
-    preds = np.asarray(preds, dtype=np.int64)
-    k = len(classes)
-    matrix = np.bincount(labels * k + preds, minlength=k * k).reshape(k, k)
-    return _confusion(list(classes), matrix.tolist(), source)
-
-
-def _confusion(classes: list[str], matrix: list[list[int]], source: str) -> Confusion:
-    m = np.asarray(matrix, dtype=np.int64)
-    rows = m.sum(axis=1)
-    per_class = [float(m[i, i] / rows[i]) if rows[i] else None for i in range(len(classes))]
-    total = int(m.sum())
-    accuracy = float(np.trace(m) / total) if total else 0.0
-    return Confusion(classes=classes, matrix=m.tolist(), per_class_acc=per_class, accuracy=accuracy,
-                     source=source)
-
-
-def confusion(run_id: str) -> Confusion:
-    """The run's test confusion matrix from its ``results.json``; when that has none (a cancelled run,
-    an older run), it is computed again with the run's weights on the run's own test images."""
-    from cnnedu.runs.store import run_dir
-
-    results_file = run_dir(run_id) / "results.json"
-    results = _read_json(results_file) if results_file.is_file() else None
-    if results and results.get("confusion") and results.get("classes"):
-        return _confusion(list(results["classes"]), results["confusion"], "results.json")
-    loaded = run_model(run_id)
-    data = run_test_data(run_id)
-    preds, _ = evaluate_predictions(loaded.model, loaded.meta, data.x)
-    return confusion_from_predictions(data.y, preds, data.classes)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-# ----------------------------------------------------------------------------------------- a run's data
-
-
-@dataclass
-class RunData:
-    """A run's test images exactly as it was evaluated on: uint8 ``x [N, C, H, W]``, labels ``y``."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    classes: list[str]
-    title: str
-    warnings: list[str] = field(default_factory=list)
-
-
-def run_test_data(run_id: str) -> RunData:
-    """Load the run's test split again: the dataset, ``n_test`` and ``seed`` of its ``config.json``,
-    drawn or read at the network's input size or converted to it the way the trainer did.
-
-    (Only the test split matters here, so the training split is cut to one image: the test subset does
-    not depend on it.)
-    """
-    from cnnedu.runs.store import get_run
-    from cnnedu.training.checks import resolve_spec
-    from cnnedu.training.config import TrainConfig
-    from cnnedu.training.run_data import load_data
-
-    run = get_run(run_id, check=False)
-    config = TrainConfig.from_dict(run.config)
-    spec_file = _run_folder(run_id) / "spec.json"
-    spec = resolve_spec(json.loads(spec_file.read_text())) if spec_file.is_file() else resolve_spec(config.arch)
-    ds = load_data(dataclasses.replace(config, n_train=1, convert_input=True), spec)
-    return RunData(x=ds.test_x, y=ds.test_y, classes=list(ds.classes), title=ds.title,
-                    warnings=list(ds.warnings))
-
-
-def _run_folder(run_id: str) -> Path:
-    from cnnedu.runs.store import run_dir
-
-    return run_dir(run_id)
-
-
-# ------------------------------------------------------------------------------ a model with its metadata
-
-
-@dataclass
-class LoadedModel:
-    """A network ready to inspect or export: the module (CPU, eval), its spec, its ONNX metadata, and
-    where it came from (``source`` "run" or "preset"; ``notes`` say what was assumed)."""
-
-    model: nn.Module
-    spec: Spec
-    meta: ModelMeta
-    source: str
-    name: str
-    notes: list[str] = field(default_factory=list)
-    weights_mtime: float | None = None
-
-
-def as_meta(meta: ModelMeta | dict[str, Any]) -> ModelMeta:
-    """A run's ``meta.json`` dict (or a ModelMeta) as a :class:`ModelMeta`."""
-    if isinstance(meta, ModelMeta):
-        return meta
-    try:
-        return ModelMeta(classes=list(meta["classes"]), input_shape=tuple(int(v) for v in meta["input_shape"]),
-                         channel_order=meta.get("channel_order") or ("L" if meta["input_shape"][0] == 1 else "RGB"),
-                         mean=[float(v) for v in meta["mean"]], std=[float(v) for v in meta["std"]],
-                         output=meta.get("output", "logits"), arch=str(meta.get("arch", "")),
-                         spec=meta.get("spec"), training=meta.get("training"))
-    except (KeyError, TypeError, ValueError) as err:
-        raise RunStoreError(f"The run's meta.json is incomplete or damaged ({err}).",
-                            "Train the run again.") from None
-
-
-def run_model(run_id: str) -> LoadedModel:
-    """A run's trained network and the metadata an ONNX file needs: a finished or cancelled run, or one
-    interrupted (or failed) after an epoch's checkpoint; ``notes`` then say which epoch the weights are from."""
-    from cnnedu.runs.store import get_run, load_model, run_dir, weights_note
-
-    model, spec, meta = load_model(run_id)
-    weights = run_dir(run_id) / "model.pt"
-    mtime = weights.stat().st_mtime if weights.is_file() else None
-    note = weights_note(get_run(run_id, check=False))
-    notes = [f"the run was {note} (not the finished network)"] if note else []
-    return LoadedModel(model=model, spec=spec, meta=as_meta(meta), source="run", name=run_id,
-                       notes=notes, weights_mtime=mtime)
-
-
-def preset_classes(preset_id: str, num_classes: int) -> tuple[list[str], str]:
-    """Class names for an untrained preset: its dataset's names when the count fits, else "0".."k-1".
-    Returns (names, where they came from)."""
-    from cnnedu.arch.zoo import get_preset
-
-    dataset = get_preset(preset_id).dataset
-    names: list[str] | None = None
-    if dataset == "fashion-mnist":
-        from cnnedu.data.mnist import FASHION_CLASSES as names
-    elif dataset == "mnist":
-        from cnnedu.data.mnist import MNIST_CLASSES as names
-    elif dataset == "cifar10":
-        from cnnedu.data.cifar import CLASSES as names
-    if names is not None and len(names) == num_classes:
-        return list(names), f"the class names of {dataset}"
-    return [str(i) for i in range(num_classes)], f'the class numbers "0".."{num_classes - 1}"'
-
-
-def preset_model(preset_id: str, seed: int = 0) -> LoadedModel:
-    """A coursework preset with fresh, *untrained* weights (``torch.manual_seed(seed)``) and default
-    metadata: its dataset's class names (or "0".."k-1") and mean = std = 0.5 per channel, which maps
-    pixels 0..1 to -1..1. Useful to try export and prediction; its predictions mean nothing."""
-    from cnnedu.arch.nets import build_model
-    from cnnedu.arch.zoo import preset_spec
-
-    spec = preset_spec(preset_id)
-    torch.manual_seed(seed)
-    model = build_model(spec).eval()
-    classes, where = preset_classes(preset_id, spec.num_classes)
-    c = spec.input_shape[0]
-    from cnnedu.onnx.export import meta_for_spec
-
-    meta = meta_for_spec(spec, classes, mean=[DEFAULT_MEAN] * c, std=[DEFAULT_STD] * c, arch=preset_id,
-                         training={"trained": False, "seed": seed})
-    notes = [f"untrained weights (random, seed {seed}): the predictions mean nothing until it is trained",
-             f"classes: {where}",
-             f"normalization: mean {DEFAULT_MEAN}, std {DEFAULT_STD} per channel (pixels 0..1 → -1..1)"]
-    return LoadedModel(model=model, spec=spec, meta=meta, source="preset", name=preset_id, notes=notes)
-
-
-def load_for_export(name: str) -> LoadedModel:
-    """A run id or a preset id → :class:`LoadedModel` (runs first, since a run id is never a preset id)."""
-    from cnnedu.arch.zoo import PRESETS
-    from cnnedu.runs.store import get_run
-
-    if name in PRESETS:
-        return preset_model(name)
-    try:
-        get_run(name, check=False)
-    except RunStoreError as err:
-        hint = err.fix if err.fix and err.fix.startswith("Did you mean") else \
-            f"`python -m cnnedu runs` lists the runs; presets: {', '.join(PRESETS)}."
-        raise RunStoreError(f"'{name}' is neither a run nor a preset.", hint) from None
-    return run_model(name)

@@ -120,8 +120,8 @@ def test_the_preset_list_is_complete():
 
 @pytest.mark.parametrize("preset", OTHER_PRESETS)
 def test_every_preset_exports_with_parity(preset):
+    from cnnedu.onnx.load import preset_model
     from cnnedu.onnx.predict import OnnxModel
-    from cnnedu.vision.inspect_model import preset_model
 
     loaded = preset_model(preset)
     data, report = export_bytes(loaded.model, loaded.meta)

@@ -22,7 +22,7 @@ from torch import nn
 from cnnedu.errors import PredictError
 from cnnedu.onnx.export import export_bytes
 from cnnedu.onnx.meta import ModelMeta
-from cnnedu.onnx.predict import OnnxModel, predict, to_probs
+from cnnedu.onnx.predict import OnnxModel, predict
 from cnnedu.vision.images import load_image, prepare
 
 CLASSES = [f"class {i}" for i in range(10)]
@@ -340,15 +340,6 @@ def test_prediction_from_a_file_path_and_a_pil_image(gray_model, tmp_path):
     assert from_path.index == from_image.index
     assert "converted RGB → gray (L)" in from_path.prepared.notes
     assert "resized 48×32 → 16×16 (stretched)" in from_path.prepared.notes
-
-
-def test_output_kinds_become_probabilities():
-    logits = np.array([[2.0, 1.0, 0.0]])
-    probs = to_probs(logits, "logits")
-    np.testing.assert_allclose(probs, torch.softmax(torch.tensor(logits), 1).numpy(), rtol=1e-6)
-    np.testing.assert_allclose(to_probs(np.log(probs), "log_probs"), probs, rtol=1e-6)
-    np.testing.assert_allclose(to_probs(probs, "probs"), probs)
-    assert to_probs(np.array([[1000.0, 0.0]]), "logits")[0, 0] == 1.0  # no overflow
 
 
 def test_concurrent_predictions_share_one_session(gray_model):

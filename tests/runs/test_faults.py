@@ -98,7 +98,7 @@ def test_a_worker_killed_in_epoch_3_keeps_its_epoch_2_weights_and_exports_them_t
     assert weights_equal(checkpoint, {k: v.detach().cpu() for k, v in again.model.state_dict().items()})
 
     from cnnedu.onnx.export import export_onnx
-    from cnnedu.vision.inspect_model import load_for_export
+    from cnnedu.onnx.load import load_for_export
 
     out = tmp_path / "interrupted.onnx"
     loaded = load_for_export(run_id)  # what `python -m cnnedu export RUN_ID` and the Predict page do

@@ -95,7 +95,7 @@ def test_options_change_the_conversion(finished_run):
 
 
 def test_uploaded_onnx_without_metadata_asks_for_it(finished_run):
-    from cnnedu.vision.inspect_model import run_model
+    from cnnedu.onnx.load import run_model
 
     loaded = run_model(finished_run)
     data, _ = export_bytes(loaded.model, loaded.meta)

@@ -1,11 +1,8 @@
-"""Looking inside a network: filter grids, feature maps, the confusion matrix and the mistakes-first grid.
-
-Real torch modules, a real (tiny) training run in a real run store; no mocks.
+"""Looking inside a network: filter grids and feature maps, on real torch modules (no mocks).
 """
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 
 import numpy as np
@@ -13,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from cnnedu.errors import CnnEduError, RunStoreError
+from cnnedu.errors import CnnEduError
 from cnnedu.vision import inspect_model as im
+from cnnedu.vision.grids import SEPARATOR
 
 
 def rgb_net() -> nn.Sequential:
@@ -38,7 +36,7 @@ def test_rgb_filters_become_a_colour_grid_each_stretched_to_its_own_range():
     expected = np.rint((w - w.min()) / (w.max() - w.min()) * 255).transpose(1, 2, 0)
     np.testing.assert_array_equal(tile, expected.astype(np.uint8))
     assert tile.min() == 0 and tile.max() == 255
-    assert tuple(grid.image[0, 0]) == im.SEPARATOR
+    assert tuple(grid.image[0, 0]) == SEPARATOR
 
 
 def test_gray_filters_are_gray_and_scale_keeps_pixels_square():
@@ -108,77 +106,3 @@ def test_feature_map_layers_cover_blocks_and_stop_at_flatten():
         im.feature_maps(model, spec, torch.zeros(3, 32, 32), "conv9")
     with pytest.raises(CnnEduError, match="expects"):
         im.feature_maps(model, spec, torch.zeros(1, 28, 28), "conv1")
-
-
-# ------------------------------------------------------------------------------------------- predictions
-
-
-def test_prediction_grid_puts_the_most_confident_mistakes_first():
-    x = torch.arange(6, dtype=torch.uint8).view(6, 1, 1, 1).expand(6, 1, 2, 2).contiguous()
-    y = torch.tensor([0, 1, 2, 0, 1, 2])
-    preds = np.array([0, 2, 2, 1, 1, 0])
-    probs = np.full((6, 3), 0.1, dtype=np.float32)
-    probs[np.arange(6), preds] = [0.8, 0.6, 0.7, 0.95, 0.9, 0.5]
-    tiles = im.prediction_grid(None, None, x, y, ["a", "b", "c"], n=5, predictions=(preds, probs))
-    assert [t.index for t in tiles] == [3, 1, 5, 0, 2]  # mistakes by confidence, then right ones in order
-    assert [t.correct for t in tiles] == [False, False, False, True, True]
-    assert tiles[0].true == "a" and tiles[0].pred == "b" and tiles[0].prob == pytest.approx(0.95)
-    assert tiles[0].caption.startswith("✗ b (95%)") and "true: a" in tiles[0].caption
-    assert tiles[3].caption == "✓ a (80%)"
-    assert tiles[0].image.shape == (2, 2) and tiles[0].image[0, 0] == 3
-
-
-def test_evaluate_predictions_normalizes_with_the_runs_statistics():
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
-    meta = {"classes": ["a", "b", "c"], "input_shape": [1, 2, 2], "mean": [0.25], "std": [0.5],
-            "output": "logits"}
-    x = torch.randint(0, 256, (7, 1, 2, 2), dtype=torch.uint8)
-    preds, probs = im.evaluate_predictions(model, meta, x, batch_size=3)
-    with torch.no_grad():
-        expected = torch.softmax(model((x.float() / 255 - 0.25) / 0.5), 1).numpy()
-    np.testing.assert_allclose(probs, expected, rtol=1e-5)
-    assert list(preds) == list(expected.argmax(1))
-
-
-# ------------------------------------------------------------------------------------------- a real run
-
-
-def test_run_test_data_is_the_test_set_the_run_was_scored_on(finished_run):
-    loaded = im.run_model(finished_run)
-    data = im.run_test_data(finished_run)
-    assert data.x.shape == (120, 1, 16, 16) and data.x.dtype == torch.uint8 and len(data.classes) == 4
-    preds, _ = im.evaluate_predictions(loaded.model, loaded.meta, data.x)
-    results = json.loads((im._run_folder(finished_run) / "results.json").read_text())
-    assert float((preds == data.y.numpy()).mean()) == pytest.approx(results["test_acc"])
-
-
-def test_confusion_from_results_json_and_recomputed_agree(finished_run):
-    saved = im.confusion(finished_run)
-    assert saved.source == "results.json"
-    assert sum(map(sum, saved.matrix)) == 120 and len(saved.matrix) == 4
-    results_file = im._run_folder(finished_run) / "results.json"
-    original = results_file.read_text()
-    try:
-        results_file.write_text(json.dumps({k: v for k, v in json.loads(original).items() if k != "confusion"}))
-        again = im.confusion(finished_run)
-    finally:
-        results_file.write_text(original)
-    assert again.source == "recomputed" and again.matrix == saved.matrix
-    assert again.per_class_acc == pytest.approx(saved.per_class_acc)
-    assert saved.accuracy == pytest.approx(json.loads(original)["test_acc"])
-    total_wrong = sum(n for _, _, n in saved.most_confused(100))
-    assert total_wrong == 120 - sum(saved.matrix[i][i] for i in range(4))
-
-
-def test_loading_for_export_takes_a_run_or_a_preset(finished_run):
-    run = im.load_for_export(finished_run)
-    assert run.source == "run" and run.meta.classes == ["ring", "cross", "horizontal bar", "vertical bar"]
-    assert run.meta.input_shape == (1, 16, 16) and run.weights_mtime is not None
-    preset = im.load_for_export("lenet-cifar10")
-    assert preset.source == "preset" and preset.meta.classes[0] == "airplane"
-    assert preset.meta.mean == [0.5, 0.5, 0.5] and any("untrained" in n for n in preset.notes)
-    gaze = im.preset_model("gaze-cnn")
-    assert gaze.meta.classes == ["0", "1", "2", "3"]
-    with pytest.raises(RunStoreError, match="neither a run nor a preset"):
-        im.load_for_export("r9999-nothing")
