@@ -40,10 +40,12 @@ class LoadedModel:
 def run_model(run_id: str) -> LoadedModel:
     """A run's trained network and the metadata an ONNX file needs: a finished or cancelled run, or one
     interrupted (or failed) after an epoch's checkpoint; ``notes`` then say which epoch the weights are from."""
-    from cnnedu.runs.store import get_run, load_model, run_dir, weights_note
+    from cnnedu.runs.folder import RunFolder
+    from cnnedu.runs.store import get_run, load_model
+    from cnnedu.runs.trained import weights_note
 
     model, spec, meta = load_model(run_id)
-    weights = run_dir(run_id) / "model.pt"
+    weights = RunFolder(run_id).weights
     mtime = weights.stat().st_mtime if weights.is_file() else None
     note = weights_note(get_run(run_id, check=False))
     notes = [f"the run was {note} (not the finished network)"] if note else []

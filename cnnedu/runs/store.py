@@ -30,12 +30,9 @@ from typing import Any
 from cnnedu.errors import RunStoreError, StorageError
 from cnnedu.paths import disk_error, write_files
 from cnnedu.runs.database import db, request_cancel, transaction
-
-# (run_dir, trained_label, weights_note: still imported from here by cnnedu/vision and cnnedu/ui/images.py, being
-# rewritten on another branch; after that merge they import them from cnnedu.runs.folder / .trained)
-from cnnedu.runs.folder import RunFolder, run_dir  # noqa: F401
+from cnnedu.runs.folder import RunFolder
 from cnnedu.runs.jobs import reconcile, schedule
-from cnnedu.runs.trained import has_weights, load, trained_label, weights_note  # noqa: F401
+from cnnedu.runs.trained import has_weights, load
 
 
 @dataclass

@@ -103,29 +103,25 @@ def save(run_id: str, token: str | None, result, checkpoint: bool) -> None:
 
 
 def _meta(run_id: str, result, checkpoint: bool) -> dict[str, Any]:
-    """meta.json: what ONNX export, Predict and Look inside need to use the weights without the run store."""
+    """meta.json: the run's ``ModelMeta`` (what ONNX export, Predict and Look inside need to use the weights
+    without the run store) and, beside it, the run's own keys."""
+    from cnnedu.onnx.meta import ModelMeta
+    from cnnedu.vision.pixels import mode_for_channels
+
     config = result.config
     status = "checkpoint" if checkpoint else result.status
-    return {
-        "run_id": run_id,
-        "classes": result.classes,
-        "input_shape": list(result.spec.input_shape),
-        "channel_order": "L" if result.spec.input_shape[0] == 1 else "RGB",
-        "mean": result.mean,
-        "std": result.std,
-        "output": result.output,
-        "arch": config.arch_label,
-        "spec": result.spec.to_dict(),
-        "training": {"run_id": run_id, "dataset": config.dataset, "status": status,
-                     "test_acc": result.test_acc, "epochs": result.epochs_done, "epochs_planned": config.epochs,
-                     "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,
-                     "normalize": config.normalize, "flip": config.flip, "crop": config.crop, "seed": config.seed,
-                     "engine": config.engine},
-        "dataset": result.dataset,
-        "status": status,
-        "test_acc": result.test_acc,
-        "weights_epoch": result.epochs_done,
-    }
+    shape = tuple(result.spec.input_shape)
+    meta = ModelMeta(
+        classes=list(result.classes), input_shape=shape, channel_order=mode_for_channels(shape[0]),
+        mean=list(result.mean), std=list(result.std), output=result.output, arch=config.arch_label,
+        spec=result.spec.to_dict(),
+        training={"run_id": run_id, "dataset": config.dataset, "status": status,
+                  "test_acc": result.test_acc, "epochs": result.epochs_done, "epochs_planned": config.epochs,
+                  "optimizer": config.optimizer, "lr": config.learning_rate, "batch_size": config.batch_size,
+                  "normalize": config.normalize, "flip": config.flip, "crop": config.crop, "seed": config.seed,
+                  "engine": config.engine})
+    return {"run_id": run_id, **meta.to_dict(), "dataset": result.dataset, "status": status,
+            "test_acc": result.test_acc, "weights_epoch": result.epochs_done}
 
 
 def kept(run_id: str, token: str | None) -> str:

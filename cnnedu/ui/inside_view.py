@@ -11,7 +11,7 @@ from cnnedu.onnx.load import LoadedModel
 from cnnedu.ui.charts import chart_height, confusion_chart, confusion_chart_box, per_class_chart
 from cnnedu.ui.common import plain, show_error
 from cnnedu.ui.run_picker import IMAGE_TYPES, cached_confusion, cached_predictions
-from cnnedu.vision.evaluate import RunData, prediction_grid
+from cnnedu.vision.evaluate import SAVED, RunData, prediction_grid
 from cnnedu.vision.grids import chw_to_image, enlarge, enlarge_to, framed, scale_for
 from cnnedu.vision.images import prepare
 from cnnedu.vision.inspect_model import feature_map_layers, feature_maps, first_conv_filters
@@ -109,7 +109,7 @@ def show_confusion(run_id: str, mtime: float) -> None:
                                                                 for t, p, n in confused))
         st.caption("Row = the true class, column = what the network predicted; the diagonal holds the right answers. "
                    f"Counted on the run's {sum(map(sum, cm.matrix)):,} test images"
-                   f" ({'saved when training ended' if cm.source == 'results.json' else 'computed again now'}).")
+                   f" ({'saved when training ended' if cm.source == SAVED else 'computed again now'}).")
 
 
 def show_predictions(run_id: str, mtime: float, loaded: LoadedModel, data: RunData) -> None:

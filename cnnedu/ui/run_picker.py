@@ -44,7 +44,7 @@ def finished_runs() -> list[Any]:
 
 
 def run_label(run: Any) -> str:
-    from cnnedu.runs.store import trained_label
+    from cnnedu.runs.trained import trained_label
 
     return trained_label(run)
 
@@ -66,10 +66,10 @@ def pick_run(key: str, label: str = "Trained run") -> str | None:
 
 def weights_mtime(run_id: str) -> float:
     """The modification time of a run's weights file: part of every cache key."""
-    from cnnedu.runs.store import run_dir
+    from cnnedu.runs.folder import RunFolder
 
     try:
-        return (run_dir(run_id) / "model.pt").stat().st_mtime
+        return RunFolder(run_id).weights.stat().st_mtime
     except OSError:
         return 0.0
 

@@ -32,6 +32,8 @@ from cnnedu.onnx.scores import to_probs
 from cnnedu.vision.grids import chw_to_image
 from cnnedu.vision.pixels import normalize
 
+SAVED = "saved"  # Confusion.source: read from the results the run saved when training ended
+
 
 def evaluate_predictions(model: nn.Module, meta: ModelMeta | dict[str, Any], x_uint8: Any,
                          batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +113,7 @@ class Confusion:
     matrix: list[list[int]]
     per_class_acc: list[float | None]
     accuracy: float
-    source: str  # "results.json" or "recomputed"
+    source: str  # SAVED (the results the run saved when training ended) or "recomputed"
 
     def most_confused(self, k: int = 3) -> list[tuple[str, str, int]]:
         """The ``k`` largest off-diagonal cells as (true class, predicted class, count)."""
@@ -143,12 +145,12 @@ def _confusion(classes: list[str], matrix: list[list[int]], source: str) -> Conf
 def confusion(run_id: str) -> Confusion:
     """The run's test confusion matrix from its ``results.json``; when that has none (a cancelled run,
     an older run), it is computed again with the run's weights on the run's own test images."""
-    from cnnedu.runs.store import run_dir
+    from cnnedu.runs.folder import RunFolder
 
-    results_file = run_dir(run_id) / "results.json"
+    results_file = RunFolder(run_id).results
     results = _read_json(results_file) if results_file.is_file() else None
     if results and results.get("confusion") and results.get("classes"):
-        return _confusion(list(results["classes"]), results["confusion"], "results.json")
+        return _confusion(list(results["classes"]), results["confusion"], SAVED)
     from cnnedu.onnx.load import run_model
 
     loaded = run_model(run_id)
@@ -186,6 +188,7 @@ def run_test_data(run_id: str) -> RunData:
     (Only the test split matters here, so the training split is cut to one image: the test subset does
     not depend on it.)
     """
+    from cnnedu.runs.folder import RunFolder
     from cnnedu.runs.store import get_run
     from cnnedu.training.checks import resolve_spec
     from cnnedu.training.config import TrainConfig
@@ -193,14 +196,8 @@ def run_test_data(run_id: str) -> RunData:
 
     run = get_run(run_id, check=False)
     config = TrainConfig.from_dict(run.config)
-    spec_file = _run_folder(run_id) / "spec.json"
+    spec_file = RunFolder(run_id).spec
     spec = resolve_spec(json.loads(spec_file.read_text())) if spec_file.is_file() else resolve_spec(config.arch)
     ds = load_data(dataclasses.replace(config, n_train=1, convert_input=True), spec)
     return RunData(x=ds.test_x, y=ds.test_y, classes=list(ds.classes), title=ds.title,
                     warnings=list(ds.warnings))
-
-
-def _run_folder(run_id: str) -> Path:
-    from cnnedu.runs.store import run_dir
-
-    return run_dir(run_id)

@@ -207,4 +207,4 @@ def test_a_classroom_time_limit_stops_a_long_run_and_keeps_its_metrics_and_weigh
     assert run.epochs_done < 200
     trained = [e for e in runs.events(run_id) if e["kind"] == "cancelled"]
     assert trained and "time limit" in trained[-1]["message"]  # the event says so too (the Train page shows it)
-    assert (runs.run_dir(run_id) / "model.pt").is_file()
+    assert RunFolder(run_id).weights.is_file()

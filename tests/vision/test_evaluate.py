@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from cnnedu.onnx.load import run_model
-from cnnedu.runs.store import run_dir
+from cnnedu.runs.folder import RunFolder
 from cnnedu.vision import evaluate as ev
+from cnnedu.vision.evaluate import SAVED
 
 # ------------------------------------------------------------------------------------------- predictions
 
@@ -53,15 +54,15 @@ def test_run_test_data_is_the_test_set_the_run_was_scored_on(finished_run):
     data = ev.run_test_data(finished_run)
     assert data.x.shape == (120, 1, 16, 16) and data.x.dtype == torch.uint8 and len(data.classes) == 4
     preds, _ = ev.evaluate_predictions(loaded.model, loaded.meta, data.x)
-    results = json.loads((run_dir(finished_run) / "results.json").read_text())
+    results = json.loads(RunFolder(finished_run).results.read_text())
     assert float((preds == data.y.numpy()).mean()) == pytest.approx(results["test_acc"])
 
 
 def test_confusion_from_results_json_and_recomputed_agree(finished_run):
     saved = ev.confusion(finished_run)
-    assert saved.source == "results.json"
+    assert saved.source == SAVED
     assert sum(map(sum, saved.matrix)) == 120 and len(saved.matrix) == 4
-    results_file = run_dir(finished_run) / "results.json"
+    results_file = RunFolder(finished_run).results
     original = results_file.read_text()
     try:
         results_file.write_text(json.dumps({k: v for k, v in json.loads(original).items() if k != "confusion"}))
