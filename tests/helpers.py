@@ -4,6 +4,7 @@ opening one page of the app in Streamlit's AppTest."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -71,3 +72,14 @@ def train_tiny_run(home: Path, *, epochs: int = 2, n_test: int = 120) -> str:
             os.environ["CNNEDU_HOME"] = old
     assert result is not None and result.status == "done", result and result.message
     return run_id
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "condition"):
+    """The first true value of ``condition()``, polled every 50 ms; AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

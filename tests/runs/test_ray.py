@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import torch
 
 from cnnedu.runs import store as runs
 from tests.e2e_helpers import free_port
-from tests.helpers import tiny
+from tests.helpers import tiny, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).parent / "ray"
@@ -48,16 +47,6 @@ def on_ray(ray_head, monkeypatch) -> str:
     return ray_head
 
 
-def wait_for(condition, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _ray_task_pids() -> list[int]:
     """The Ray worker processes running a cnnedu training task (Ray names them after the task)."""
     pids = []
@@ -74,7 +63,7 @@ def _ray_task_pids() -> list[int]:
 def test_a_run_trains_on_the_ray_cluster_streams_its_events_and_its_weights_come_back(on_ray, tmp_path):
     run_id = runs.start_run(tiny(epochs=2, n_train=1200, log_every=5))
     # events arrive in the store while the run trains on the node, not only at the end
-    wait_for(lambda: any(e["kind"] == "epoch" for e in runs.events(run_id)), what="the first epoch's event")
+    wait_for(lambda: any(e["kind"] == "epoch" for e in runs.events(run_id)), timeout=120, what="the first epoch's event")
     assert runs.get_run(run_id).status == "running"
     run = runs.wait(run_id, timeout=240)
     assert run.status == "done", run.message
@@ -103,7 +92,7 @@ def test_a_run_trains_on_the_ray_cluster_streams_its_events_and_its_weights_come
 
 def test_cancel_stops_the_run_on_the_node_and_keeps_its_metrics(on_ray):
     run_id = runs.start_run(tiny(epochs=40, n_train=4000, log_every=1))
-    wait_for(lambda: any(e["epoch"] == 2 for e in runs.events(run_id, kinds=["step"])), what="epoch 2")
+    wait_for(lambda: any(e["epoch"] == 2 for e in runs.events(run_id, kinds=["step"])), timeout=120, what="epoch 2")
     runs.cancel(run_id)
     run = runs.wait(run_id, timeout=120)
     assert run.status == "cancelled", run.message
@@ -113,8 +102,8 @@ def test_cancel_stops_the_run_on_the_node_and_keeps_its_metrics(on_ray):
 
 def test_a_lost_ray_worker_marks_the_run_interrupted_with_its_last_weights(on_ray):
     run_id = runs.start_run(tiny(epochs=40, n_train=4000, log_every=1))
-    wait_for(lambda: any(e["epoch"] == 2 for e in runs.events(run_id, kinds=["step"])), what="epoch 2")
-    (pid,) = wait_for(_ray_task_pids, what="the task's process")
+    wait_for(lambda: any(e["epoch"] == 2 for e in runs.events(run_id, kinds=["step"])), timeout=120, what="epoch 2")
+    (pid,) = wait_for(_ray_task_pids, timeout=120, what="the task's process")
     os.kill(pid, signal.SIGKILL)  # as if the node went away
     run = runs.wait(run_id, timeout=120)
     assert run.status == "interrupted", (run.status, run.message)

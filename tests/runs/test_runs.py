@@ -22,21 +22,11 @@ from cnnedu.runs.folder import RunFolder
 from cnnedu.runs.jobs import cpu_cores, threads_per_run
 from cnnedu.runs.worker import run_inline
 from cnnedu.training.config import TrainConfig
-from tests.helpers import tiny
+from tests.helpers import tiny, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-
-
-def wait_for(condition, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
