@@ -13,11 +13,13 @@ import statistics
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cnnedu.errors import CnnEduError
 from cnnedu.experiments.catalog import Experiment, get
 from cnnedu.experiments.datasets import data_note, dataset_to_use
 from cnnedu.runs import store
 
 _FAILED = ("failed", "cancelled", "interrupted")
+MAX_SEEDS = 10  # runs per value: enough for a spread, never a queue that holds the server for a day
 
 
 @dataclass
@@ -57,8 +59,12 @@ class Result:
 def launch(exp_id: str, scale: str = "classroom", seeds: int = 1) -> list[str]:
     """Queue the experiment's runs (seeds 0 .. seeds-1, every value for each) and return their ids."""
     experiment = get(exp_id)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        raise CnnEduError(f"{seeds!r} seeds is not allowed: an experiment runs with 1 to {MAX_SEEDS} seeds.",
+                          f"Use --seeds between 1 and {MAX_SEEDS} ({MAX_SEEDS} seeds already queue "
+                          f"{MAX_SEEDS} runs per value).")
     ids = []
-    for seed in range(max(1, int(seeds))):
+    for seed in range(seeds):
         for config in experiment.configs(scale, seed=seed):
             ids.append(store.start_run(replace(config, dataset=dataset_to_use(config.dataset))))
     return ids

@@ -83,6 +83,13 @@ def test_a_bad_experiment_id_exits_2_with_the_closest_names():
     assert exit_.value.code == 2  # argparse: the choices are named
 
 
+@pytest.mark.parametrize("seeds", ["100000000", "0", "-3"])
+def test_a_number_of_seeds_out_of_range_exits_2_and_queues_nothing(seeds, capsys):
+    assert main(["experiment", "run", "002-norm-stats", "--scale", "quick", "--seeds", seeds]) == 2
+    assert "an experiment runs with 1 to 10 seeds" in capsys.readouterr().err
+    assert store.list_runs() == []  # not a single run was queued (100,000,000 seeds once held the CLI for good)
+
+
 def test_the_latest_launch_is_found_among_older_launches_with_more_seeds(tiny_loss_experiment):
     def queue(seeds: int) -> list[str]:  # what launch records, without starting workers
         return [store.create_run(c) for s in range(seeds) for c in tiny_loss_experiment.configs(seed=s)]
