@@ -273,9 +273,8 @@ def start_estimate(run: Any, all_runs: list[Any]) -> str:
     now, left = time.time(), {}
     for r in all_runs:
         if r.status == "running":
-            start = next(iter(runs.events(r.id, kinds=("start",))), None)
-            steps = runs.events(r.id, kinds=("step",))
-            left[r.id] = eta.run_seconds_left(r, start, steps[-1] if steps else None, now, all_runs)
+            start, step = runs.last_event(r.id, ("start",)), runs.last_event(r.id, ("step",))
+            left[r.id] = eta.run_seconds_left(r, start, step, now, all_runs)
     wait = eta.seconds_until_start(run, all_runs, left, max_concurrent())
     if wait is None:
         return "Its start cannot be estimated yet (the runs ahead have not measured their speed)."
