@@ -51,15 +51,16 @@ class Session:
     widgets: dict[str, Widget] = field(default_factory=dict)
     states: dict[str, WidgetState] = field(default_factory=dict)
     page: str = ""
+    cookies: str = ""  # what the page set (behind ./run.sh classroom: which app process holds this session)
     _ws: Any = None
 
     async def connect(self) -> float:
         """Load the page's HTML, then open the websocket with the cookies it set, as a browser does (behind
         ``./run.sh classroom`` a cookie keeps the session on one app process). Returns the seconds taken."""
         start = time.perf_counter()
-        cookies = await asyncio.to_thread(_page_cookies, self.url)
+        self.cookies = await asyncio.to_thread(_page_cookies, self.url)
         ws_url = self.url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
-        headers = {"Cookie": cookies} if cookies else None
+        headers = {"Cookie": self.cookies} if self.cookies else None
         self._ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60,
                                             additional_headers=headers)
         return time.perf_counter() - start

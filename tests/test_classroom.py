@@ -23,7 +23,7 @@ from tests.e2e_helpers import REPO_ROOT, VIEWPORT, free_port
 from tests.journeys.student import Student
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-from st_client import Session, _page_cookies, run  # noqa: E402
+from st_client import Session, run  # noqa: E402
 
 
 def _descendants(root: int) -> list[int]:
@@ -67,10 +67,9 @@ async def _students(url: str, n: int) -> list[tuple[str, list]]:
     async def one() -> tuple[str, list]:
         s = Session(url)
         await s.connect()
-        cookie = _page_cookies(url)
         try:
             seen = [await s.open("build"), await s.set_value("Height", 64)]
-            return cookie, seen
+            return s.cookies, seen
         finally:
             await s.close()
     return await asyncio.gather(*(one() for _ in range(n)))
@@ -110,23 +109,27 @@ def test_a_student_in_a_browser_edits_reloads_and_opens_a_second_tab_through_the
 def test_a_run_trained_from_a_terminal_is_seen_by_both_processes(classroom):
     url, _, home = classroom
 
-    async def runs_pages() -> list[list[str]]:
-        seen = []
-        for _ in range(4):  # new students: spread over both processes
-            s = Session(url)
-            await s.connect()
-            try:
-                seen.append((await s.open("runs")).alerts)
-            finally:
+    async def runs_pages() -> list[tuple[str, list[str]]]:
+        sessions = []
+        try:
+            for _ in range(4):  # new students, each kept open: the proxy spreads them over both processes
+                sessions.append(Session(url))
+                await sessions[-1].connect()
+            return [(s.cookies, (await s.open("runs")).alerts) for s in sessions]
+        finally:
+            for s in sessions:
                 await s.close()
-        return seen
 
-    assert all(any("No training runs yet" in a for a in alerts) for alerts in run(runs_pages()))
+    before = run(runs_pages())
+    assert {cookie for cookie, _ in before} == {f"{COOKIE}=w1", f"{COOKIE}=w2"}
+    assert all(any("No training runs yet" in a for a in alerts) for _, alerts in before)
     done = subprocess.run([sys.executable, "-m", "cnnedu", "train", "--arch", "mnist-cnn", "--dataset", "synthetic",
                            "--epochs", "1", "--n-train", "64"], cwd=REPO_ROOT, capture_output=True, text=True,
                           env=dict(os.environ, CNNEDU_HOME=str(home)), timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert not any(any("No training runs yet" in a for a in alerts) for alerts in run(runs_pages()))
+    after = run(runs_pages())
+    assert {cookie for cookie, _ in after} == {f"{COOKIE}=w1", f"{COOKIE}=w2"}
+    assert not any(any("No training runs yet" in a for a in alerts) for _, alerts in after)
 
 
 def test_ctrl_c_stops_the_proxy_and_every_app_process(classroom):
