@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ from cnnedu.errors import CnnEduError
 
 EXECUTORS = ("local", "ray")
 _POLL_S = 0.5  # how often the task asks whether to stop, and the relay checks on the task
+_CONNECT_S = 10  # a head that does not answer in this time is not there (ray.init itself would retry forever)
 
 
 class Interrupted(Exception):
@@ -56,14 +58,33 @@ def _ray():
                           "CNNEDU_EXECUTOR to train here.") from None
     if not ray.is_initialized():
         package = str(Path(__file__).resolve().parents[1])
+        address = os.environ.get("RAY_ADDRESS") or None
+        _check_reachable(address)
         try:
-            ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+            ray.init(address=address, include_dashboard=False,
                      log_to_driver=False, runtime_env={"py_modules": [package]})
         except (ConnectionError, RuntimeError, ValueError) as err:
             raise CnnEduError(f"Could not connect to the Ray cluster at {os.environ.get('RAY_ADDRESS')!r}: {err}",
                               "Check RAY_ADDRESS (host:port of the head, e.g. 10.0.0.5:6379) and that "
                               "`ray status` works there.") from None
     return ray
+
+
+def _check_reachable(address: str | None) -> None:
+    """A clear error at once when RAY_ADDRESS names a host:port nobody answers on."""
+    if not address or address in ("auto", "local"):
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise CnnEduError(f"RAY_ADDRESS={address!r} is not host:port.",
+                          "Set it to the head's address and port, e.g. 10.0.0.5:6379 (or unset it to start "
+                          "a local Ray instance).")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_S).close()
+    except OSError as err:
+        raise CnnEduError(f"No Ray head answers at {address} ({err.strerror or err}).",
+                          "Start one there (ray start --head --port=" + port + "), check RAY_ADDRESS, or "
+                          "unset CNNEDU_EXECUTOR to train on this machine.") from None
 
 
 def _portable(result) -> tuple[Any, dict[str, Any]]:

@@ -110,3 +110,11 @@ def test_a_lost_ray_worker_marks_the_run_interrupted_with_its_last_weights(on_ra
     assert "lost" in run.message and run.epochs_done >= 1
     model, _, meta = runs.load_model(run_id)  # the checkpoint of a finished epoch is kept
     assert meta["weights_epoch"] >= 1
+
+
+def test_a_ray_address_where_no_head_answers_fails_the_run_with_a_message_instead_of_waiting(monkeypatch):
+    monkeypatch.setenv("CNNEDU_EXECUTOR", "ray")
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens there
+    run = runs.wait(runs.start_run(tiny(epochs=1)), timeout=120)
+    assert run.status == "failed", (run.status, run.message)
+    assert "No Ray head answers at 127.0.0.1:" in run.message and "ray start --head" in run.message
