@@ -75,7 +75,7 @@ def _check_reachable(address: str | None) -> None:
     if not address or address in ("auto", "local"):
         return
     host, _, port = address.split("://", 1)[-1].rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise CnnEduError(f"RAY_ADDRESS={address!r} is not host:port.",
                           "Set it to the head's address and port, e.g. 10.0.0.5:6379 (or unset it to start "
                           "a local Ray instance).")
@@ -83,7 +83,7 @@ def _check_reachable(address: str | None) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_S).close()
     except OSError as err:
         raise CnnEduError(f"No Ray head answers at {address} ({err.strerror or err}).",
-                          "Start one there (ray start --head --port=" + port + "), check RAY_ADDRESS, or "
+                          f"Start one there (ray start --head --port={port}), check RAY_ADDRESS, or "
                           "unset CNNEDU_EXECUTOR to train on this machine.") from None
 
 

@@ -118,3 +118,12 @@ def test_a_ray_address_where_no_head_answers_fails_the_run_with_a_message_instea
     run = runs.wait(runs.start_run(tiny(epochs=1)), timeout=120)
     assert run.status == "failed", (run.status, run.message)
     assert "No Ray head answers at 127.0.0.1:" in run.message and "ray start --head" in run.message
+
+
+@pytest.mark.parametrize("address", ["abc", "ray://", ":6379", "head:port", "127.0.0.1:99999999"])
+def test_a_ray_address_that_is_not_host_and_port_says_so(address):
+    from cnnedu.errors import CnnEduError
+    from cnnedu.runs.ray_executor import _check_reachable
+
+    with pytest.raises(CnnEduError, match="is not host:port"):
+        _check_reachable(address)
