@@ -64,7 +64,7 @@ def _ray():
             ray.init(address=address, include_dashboard=False,
                      log_to_driver=False, runtime_env={"py_modules": [package]})
         except (ConnectionError, RuntimeError, ValueError) as err:
-            raise CnnEduError(f"Could not connect to the Ray cluster at {os.environ.get('RAY_ADDRESS')!r}: {err}",
+            raise CnnEduError(f"Could not connect to the Ray cluster at {address!r}: {err}",
                               "Check RAY_ADDRESS (host:port of the head, e.g. 10.0.0.5:6379) and that "
                               "`ray status` works there.") from None
     return ray
