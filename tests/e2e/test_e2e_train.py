@@ -87,8 +87,9 @@ def test_a_run_streams_its_progress_and_curves_while_it_trains(app_server, brows
     shoot(page, "train-1-running")
     b = wait_for_progress(page, lambda p: p[2] > a[2])
     assert b[2] > a[2] and b[3] == a[3] and b[1] == 5
-    c = wait_for_progress(page, lambda p: p[0] >= 3 and p[2] > b[2])
-    assert c[0] > a[0] and c[2] > b[2]
+    # epoch 3 or later, with more steps than b; or the end, when the run (on an idle machine) got there first
+    c = wait_for_progress(page, lambda p: p[0] >= 3 and (p[2] > b[2] or p[2] == p[3]))
+    assert c[0] > a[0] and c[2] >= b[2]
     page.wait_for_timeout(500)  # let the charts draw the newest points
     shoot(page, "train-2-epoch3")
 

@@ -24,9 +24,12 @@ FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # Fashion-MNIST's published pixel me
 def result_rows(s: Student) -> list[dict[str, str]]:
     """The result table's rows (read again if the table was being redrawn, every 2 s while runs train)."""
     for _attempt in range(10):
-        columns = s.columns(RESULT)
-        if "status" in columns:
-            return [{c: s.cell(RESULT, r, c) for c in columns} for r in range(s.rows(RESULT))]
+        try:
+            columns = s.columns(RESULT)
+            if "status" in columns:
+                return [{c: s.cell(RESULT, r, c) for c in columns} for r in range(s.rows(RESULT))]
+        except AssertionError:  # redrawn between reading the header and a cell
+            pass
         s.page.wait_for_timeout(300)
     raise AssertionError(f"the result table has no status column: {s.columns(RESULT)}")
 
